@@ -1,0 +1,60 @@
+"""Errors the converter raises. Each carries one line that names the problem and the fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ConversionError(Exception):
+    """Base class: the conversion could not be done; ``str(err)`` is one line for the user."""
+
+
+class SourceNotFoundError(ConversionError, FileNotFoundError):
+    pass
+
+
+class InvalidModelError(ConversionError, ValueError):
+    pass
+
+
+class SignatureKeyError(ConversionError, KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class FeatureNotImplementedError(ConversionError, NotImplementedError):
+    """A converter option whose feature is not built yet: never silently ignored."""
+
+
+class InvalidOptionError(ConversionError, ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class OpProblem:
+    """One source op that could not be lowered."""
+
+    op_type: str
+    node: str
+    reason: str = "no lowering to LiteRT builtin ops"
+    layer: str | None = None
+
+
+class UnsupportedOpsError(ConversionError):
+    """Every op that could not be lowered, all at once."""
+
+    def __init__(self, problems: list[OpProblem]):
+        self.problems = problems
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        by_type: dict[str, list[OpProblem]] = {}
+        for p in self.problems:
+            by_type.setdefault(p.op_type, []).append(p)
+        parts = []
+        for op_type, items in by_type.items():
+            nodes = ", ".join(p.node for p in items[:3]) + (f" (+{len(items) - 3} more)" if len(items) > 3 else "")
+            reasons = sorted({p.reason for p in items})
+            parts.append(f"{op_type} x{len(items)} [{'; '.join(reasons)}] at {nodes}")
+        return (f"{len(self.problems)} op(s) cannot be converted to LiteRT builtin ops: " + " | ".join(parts)
+                + ". Fix: replace them in the model, or allow Select TF ops / custom ops when that is supported.")

@@ -1,0 +1,1 @@
+"""Frontends: each imports one source framework's model into the IR."""

@@ -1,0 +1,242 @@
+"""Load TensorFlow sources (SavedModel, Keras model or file, concrete functions) into frozen GraphDefs.
+
+This is TensorFlow's own graph tooling (loading, tracing, freezing variables, Grappler function inlining):
+how a TF graph is read. Everything after it is ours.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...errors import InvalidModelError, SignatureKeyError, SourceNotFoundError
+from .quiet import import_tensorflow, silenced
+
+
+@dataclass
+class LoadedGraph:
+    """One signature's frozen graph: user-facing input/output names mapped to graph tensor names."""
+
+    key: str
+    graph_def: Any  # tf.compat.v1.GraphDef
+    inputs: list[tuple[str, str]]
+    outputs: list[tuple[str, str]]
+    source: str = ""
+    layer_of: dict[str, str] = field(default_factory=dict)  # node-name prefix -> Keras layer name
+
+
+def _freeze(func: Any, key: str, input_names: list[str], output_names: list[str], source: str) -> LoadedGraph:
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    try:
+        frozen = convert_variables_to_constants_v2(func)
+    except Exception as e:  # noqa: BLE001 - TensorFlow raises many kinds here
+        raise InvalidModelError(f"cannot freeze the variables of signature '{key}': {_first_line(e)}. "
+                                "Fix: make sure the model's variables are initialised (call the model once).")
+    graph_def = frozen.graph.as_graph_def()
+    inputs = [t for t in frozen.inputs if t.dtype.name != "resource"]
+    if len(inputs) != len(input_names):
+        raise InvalidModelError(f"signature '{key}' has {len(inputs)} graph inputs but {len(input_names)} names")
+    outputs = list(frozen.outputs)
+    if len(outputs) != len(output_names):
+        raise InvalidModelError(f"signature '{key}' has {len(outputs)} graph outputs but {len(output_names)} names")
+    if graph_def.library.function:
+        graph_def = _inline_functions(graph_def, frozen.graph, [t.name for t in inputs + outputs])
+    return LoadedGraph(
+        key=key,
+        graph_def=graph_def,
+        inputs=list(zip(input_names, [t.name for t in inputs], strict=True)),
+        outputs=list(zip(output_names, [t.name for t in outputs], strict=True)),
+        source=source,
+    )
+
+
+def _inline_functions(graph_def: Any, graph: Any, fetches: list[str]) -> Any:
+    """Inline function calls that freezing left in place, with Grappler's function optimizer."""
+    from tensorflow.core.protobuf import config_pb2
+    from tensorflow.python.grappler import tf_optimizer
+    from tensorflow.python.training import saver
+
+    meta = saver.export_meta_graph(graph_def=graph_def, graph=graph)
+    fetch = meta.collection_def["train_op"]
+    for name in fetches:
+        fetch.node_list.value.append(name)
+    config = config_pb2.ConfigProto()
+    rewrite = config.graph_options.rewrite_options
+    rewrite.optimizers.append("function")
+    rewrite.meta_optimizer_iterations = 1  # ONE
+    return tf_optimizer.OptimizeGraph(config, meta)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:300] if text else type(e).__name__
+
+
+def load_saved_model(path: str, signature_keys: list[str] | None = None, tags: set[str] | list[str] | None = None,
+                     ) -> list[LoadedGraph]:
+    """Load the chosen signatures (all by default, ``serving_default`` first) of a SavedModel directory."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise SourceNotFoundError(f"SavedModel directory not found: {path}. Fix: check the path.")
+    if not os.path.isdir(path):
+        raise InvalidModelError(f"{path} is a file, not a SavedModel directory. Fix: pass the directory that "
+                                "holds saved_model.pb, or a .keras/.h5 file.")
+    if not any(os.path.exists(os.path.join(path, f)) for f in ("saved_model.pb", "saved_model.pbtxt")):
+        raise InvalidModelError(f"{path} is not a SavedModel: it has no saved_model.pb. Fix: pass the directory "
+                                "written by tf.saved_model.save() or model.export().")
+    tf = import_tensorflow()
+    try:
+        with silenced():
+            loaded = tf.saved_model.load(path, tags=list(tags) if tags else None)
+    except Exception as e:  # noqa: BLE001
+        msg = _first_line(e)
+        hint = "Fix: re-export the model, or check that the directory is complete."
+        if "add_slot" in msg:
+            hint = ("Fix: this SavedModel holds Keras 2 optimizer state; pip install tf-keras, or re-export "
+                    "the model without its optimizer.")
+        raise InvalidModelError(f"cannot load SavedModel {path}: {msg}. {hint}") from None
+    available = list(loaded.signatures.keys())
+    if not available:
+        raise InvalidModelError(f"SavedModel {path} has no signatures. Fix: save it with "
+                                "signatures={'serving_default': fn.get_concrete_function(...)}.")
+    if signature_keys:
+        missing = [k for k in signature_keys if k not in available]
+        if missing:
+            raise SignatureKeyError(f"signature key {', '.join(repr(k) for k in missing)} not in {path}; "
+                                    f"available: {', '.join(available)}. Fix: pass one of those.")
+        keys = list(signature_keys)
+    else:
+        keys = sorted(available, key=lambda k: (k != "serving_default", k))
+    graphs = []
+    for key in keys:
+        func = loaded.signatures[key]
+        _, kwargs = func.structured_input_signature
+        in_names = sorted(kwargs)  # tf.nest flattens dicts by sorted key, as func.inputs is ordered
+        out = func.structured_outputs
+        out_names = sorted(out) if isinstance(out, dict) else [f"output_{i}" for i in range(len(tf.nest.flatten(out)))]
+        with silenced():
+            graphs.append(_freeze(func, key, in_names, out_names, path))
+    return graphs
+
+
+def load_keras_model(model: Any, key: str = "serving_default") -> list[LoadedGraph]:
+    """Trace a Keras model (Keras 3 or tf.keras) into one ``serving_default`` signature."""
+    tf = import_tensorflow()
+    specs, in_names = _keras_input_specs(model, tf)
+    single = len(specs) == 1
+
+    @tf.function(input_signature=specs, autograph=False)
+    def serving(*args: Any) -> Any:
+        return model(args[0] if single else list(args), training=False)
+
+    try:
+        with silenced():
+            func = serving.get_concrete_function()
+    except Exception as e:  # noqa: BLE001
+        raise InvalidModelError(f"cannot trace the Keras model: {_first_line(e)}. "
+                                "Fix: check that the model runs on inputs of its declared shapes.") from None
+    outputs = tf.nest.flatten(func.structured_outputs)
+    out_names = _keras_output_names(model, len(outputs))
+    with silenced():
+        graph = _freeze(func, key, in_names, out_names, getattr(model, "name", "keras model"))
+    graph.layer_of = _keras_layer_names(model)
+    return [graph]
+
+
+def _keras_input_specs(model: Any, tf: Any) -> tuple[list[Any], list[str]]:
+    inputs = None
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        pass
+    if inputs:
+        names = [_clean(getattr(t, "name", None) or f"input_{i}") for i, t in enumerate(inputs)]
+        names = _dedupe(names)
+        specs = [tf.TensorSpec(tuple(t.shape), t.dtype, name=n) for t, n in zip(inputs, names, strict=True)]
+        return specs, names
+    shapes = getattr(model, "_build_shapes_dict", None)
+    if shapes and len(shapes) == 1:
+        shape = next(iter(shapes.values()))
+        if isinstance(shape, (tuple, list)) and all(d is None or isinstance(d, int) for d in shape):
+            shape = (None, *tuple(shape)[1:])
+            return [tf.TensorSpec(shape, tf.float32, name="input_0")], ["input_0"]
+    raise InvalidModelError("the Keras model has no known input shape (a subclassed model that was never "
+                            "built). Fix: call it once on an example input, or build it with model.build(shape).")
+
+
+def _keras_output_names(model: Any, n: int) -> list[str]:
+    names = None
+    try:
+        names = list(model.output_names)
+    except (AttributeError, TypeError, ValueError):
+        pass
+    if not names or len(names) != n:
+        names = [f"output_{i}" for i in range(n)]
+    return _dedupe([_clean(x) for x in names])
+
+
+def _keras_layer_names(model: Any) -> dict[str, str]:
+    layers = getattr(model, "layers", None) or []
+    return {layer.name: layer.name for layer in layers}
+
+
+def _clean(name: str) -> str:
+    return name.split(":")[0]
+
+
+def _dedupe(names: list[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for n in names:
+        base, k = n, 1
+        while n in seen:
+            n = f"{base}_{k}"
+            k += 1
+        seen.add(n)
+        out.append(n)
+    return out
+
+
+def load_keras_file(path: str) -> list[LoadedGraph]:
+    """Load a ``.keras`` or legacy ``.h5`` file and trace it."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise SourceNotFoundError(f"Keras model file not found: {path}. Fix: check the path.")
+    if os.path.isdir(path):
+        return load_saved_model(path)
+    import_tensorflow()
+    with silenced():
+        import keras
+    try:
+        with silenced():
+            model = keras.models.load_model(path, compile=False)
+    except Exception as e:  # noqa: BLE001
+        raise InvalidModelError(f"cannot load Keras model {path}: {_first_line(e)}. Fix: pass a .keras file "
+                                "saved by model.save() or a full-model .h5 file (not weights only).") from None
+    return load_keras_model(model)
+
+
+def load_concrete_functions(funcs: list[Any], trackable_obj: Any = None) -> list[LoadedGraph]:
+    """Freeze concrete functions; several functions become several signatures."""
+    tf = import_tensorflow()
+    graphs = []
+    for i, func in enumerate(funcs):
+        args, kwargs = func.structured_input_signature
+        flat = tf.nest.flatten((args, kwargs))
+        in_names = []
+        for j, spec in enumerate(flat):
+            name = getattr(spec, "name", None)
+            in_names.append(name or f"input_{j}")
+        if kwargs and not args:
+            in_names = sorted(kwargs)
+        out = func.structured_outputs
+        n_out = len(tf.nest.flatten(out))
+        out_names = sorted(out) if isinstance(out, dict) else [f"output_{k}" for k in range(n_out)]
+        key = "serving_default" if len(funcs) == 1 else (getattr(func, "name", None) or f"signature_{i}")
+        if isinstance(key, bytes):
+            key = key.decode()
+        with silenced():
+            graphs.append(_freeze(func, key, _dedupe(in_names), out_names, "concrete function"))
+    return graphs

@@ -1,0 +1,1 @@
+"""Lowering rules, grouped by family. Each module registers its rules on import."""

@@ -1,0 +1,130 @@
+"""Convolutions and matrix products: Conv2D, DepthwiseConv2dNative, Conv2DBackpropInput, MatMul, BiasAdd."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..importer import LowerCtx, Node
+from ..registry import Unsupported, register
+from .common import hw_pair, int32_const, require_nhwc
+
+
+def _padding(ctx: LowerCtx, node: Node, x):  # noqa: ANN001, ANN202
+    """TF padding to TFLite padding; EXPLICIT padding becomes a PAD op in front and VALID."""
+    pad = node.attr("padding")
+    if pad in ("SAME", "VALID"):
+        return x, pad
+    if pad == "EXPLICIT":
+        pads = np.asarray(node.attr("explicit_paddings"), dtype=np.int32).reshape(-1, 2)
+        shape = None
+        if x.shape is not None:
+            shape = tuple(d if d < 0 else d + int(p.sum()) for d, p in zip(x.shape, pads, strict=True))
+        padded = ctx.tensor(node.name + "/pad", x.dtype, shape)
+        ctx.emit("PAD", [x, int32_const(ctx, pads, node.name + "/paddings")], padded)
+        return padded, "VALID"
+    raise Unsupported(f"padding {pad}")
+
+
+@register("Conv2D")
+def conv2d(ctx: LowerCtx, node: Node) -> None:
+    """Conv2D -> CONV_2D (filter HWIO -> OHWI); grouped convolutions split into one CONV_2D per group."""
+    require_nhwc(node)
+    x, w = node.inputs[0], node.const_input(1, "filter")
+    sh, sw = hw_pair(node.attr("strides"), "strides")
+    dh, dw = hw_pair(node.attr("dilations", [1, 1, 1, 1]), "dilations")
+    x, padding = _padding(ctx, node, x)
+    kh, kw, cin, cout = w.shape
+    channels = x.shape[-1] if x.shape else -1
+    attrs = dict(padding=padding, stride_h=sh, stride_w=sw, dilation_h_factor=dh, dilation_w_factor=dw)
+    groups = channels // cin if channels > 0 else 1
+    if groups == 1:
+        filt = ctx.const(np.ascontiguousarray(w.transpose(3, 0, 1, 2)), node.name + "/filter")
+        bias = ctx.const(np.zeros(cout, dtype=w.dtype), node.name + "/bias")
+        ctx.emit("CONV_2D", [x, filt, bias], node.out(), **attrs)
+        return
+    # Grouped: SPLIT the input channels, one CONV_2D per group, CONCATENATION of the results.
+    per = cout // groups
+    parts = [ctx.tensor(f"{node.name}/group{g}/in", x.dtype, (*x.shape[:-1], cin)) for g in range(groups)]
+    ctx.emit("SPLIT", [int32_const(ctx, 3, node.name + "/axis"), x], parts, num_splits=groups)
+    outs = []
+    oshape = node.out().shape
+    for g in range(groups):
+        wg = w[..., g * per:(g + 1) * per]
+        filt = ctx.const(np.ascontiguousarray(wg.transpose(3, 0, 1, 2)), f"{node.name}/group{g}/filter")
+        bias = ctx.const(np.zeros(per, dtype=w.dtype), f"{node.name}/group{g}/bias")
+        og = ctx.tensor(f"{node.name}/group{g}", x.dtype, (*oshape[:-1], per) if oshape else None)
+        ctx.emit("CONV_2D", [parts[g], filt, bias], og, **attrs)
+        outs.append(og)
+    ctx.emit("CONCATENATION", outs, node.out(), axis=3)
+
+
+@register("DepthwiseConv2dNative")
+def depthwise(ctx: LowerCtx, node: Node) -> None:
+    """DepthwiseConv2dNative -> DEPTHWISE_CONV_2D (filter HWCM -> 1,H,W,C*M)."""
+    require_nhwc(node)
+    x, w = node.inputs[0], node.const_input(1, "filter")
+    sh, sw = hw_pair(node.attr("strides"), "strides")
+    dh, dw = hw_pair(node.attr("dilations", [1, 1, 1, 1]), "dilations")
+    x, padding = _padding(ctx, node, x)
+    kh, kw, c, m = w.shape
+    filt = ctx.const(np.ascontiguousarray(w.reshape(1, kh, kw, c * m)), node.name + "/filter")
+    bias = ctx.const(np.zeros(c * m, dtype=w.dtype), node.name + "/bias")
+    ctx.emit("DEPTHWISE_CONV_2D", [x, filt, bias], node.out(), padding=padding, stride_h=sh, stride_w=sw,
+             depth_multiplier=m, dilation_h_factor=dh, dilation_w_factor=dw)
+
+
+@register("Conv2DBackpropInput")
+def conv2d_transpose(ctx: LowerCtx, node: Node) -> None:
+    """Conv2DBackpropInput -> TRANSPOSE_CONV (filter H,W,O,I -> O,H,W,I)."""
+    require_nhwc(node)
+    sizes, w, x = node.inputs[0], node.const_input(1, "filter"), node.inputs[2]
+    sh, sw = hw_pair(node.attr("strides"), "strides")
+    if hw_pair(node.attr("dilations", [1, 1, 1, 1]), "dilations") != (1, 1):
+        raise Unsupported("dilated transposed convolution")
+    pad = node.attr("padding")
+    if pad not in ("SAME", "VALID"):
+        raise Unsupported(f"padding {pad}")
+    from .common import as_int32
+
+    filt = ctx.const(np.ascontiguousarray(w.transpose(2, 0, 1, 3)), node.name + "/filter")
+    bias = ctx.const(np.zeros(w.shape[2], dtype=w.dtype), node.name + "/bias")
+    ctx.emit("TRANSPOSE_CONV", [as_int32(ctx, sizes), filt, x, bias], node.out(), padding=pad,
+             stride_h=sh, stride_w=sw)
+
+
+def _fully_connected(ctx: LowerCtx, node: Node, x, weights: np.ndarray, keep_num_dims: bool) -> None:  # noqa: ANN001
+    """``weights`` is [out, in]."""
+    w = ctx.const(np.ascontiguousarray(weights), node.name + "/weights")
+    bias = ctx.const(np.zeros(weights.shape[0], dtype=weights.dtype), node.name + "/bias")
+    ctx.emit("FULLY_CONNECTED", [x, w, bias], node.out(), keep_num_dims=keep_num_dims)
+
+
+@register("MatMul")
+def matmul(ctx: LowerCtx, node: Node) -> None:
+    """MatMul with constant weights -> FULLY_CONNECTED; with two variable operands -> BATCH_MATMUL."""
+    x, y = node.inputs
+    ta, tb = bool(node.attr("transpose_a", False)), bool(node.attr("transpose_b", False))
+    if y.data is not None and not ta and x.dtype == "float32":
+        w = y.data if tb else y.data.T
+        _fully_connected(ctx, node, x, w, keep_num_dims=False)
+        return
+    ctx.emit("BATCH_MATMUL", [x, y], node.out(), adj_x=ta, adj_y=tb)
+
+
+@register("BatchMatMul", "BatchMatMulV2", "BatchMatMulV3")
+def batch_matmul(ctx: LowerCtx, node: Node) -> None:
+    """BatchMatMul; a constant 2-D right operand becomes FULLY_CONNECTED with keep_num_dims."""
+    x, y = node.inputs[0], node.inputs[1]
+    ta, tb = bool(node.attr("adj_x", False)), bool(node.attr("adj_y", False))
+    if y.data is not None and y.data.ndim == 2 and not ta and x.dtype == "float32" and x.rank and x.rank >= 2:
+        w = y.data if tb else y.data.T
+        _fully_connected(ctx, node, x, w, keep_num_dims=True)
+        return
+    ctx.emit("BATCH_MATMUL", [x, y], node.out(), adj_x=ta, adj_y=tb)
+
+
+@register("BiasAdd", "BiasAddV1")
+def bias_add(ctx: LowerCtx, node: Node) -> None:
+    """BiasAdd -> ADD of a per-channel constant (fused into the producing op by ``fuse_bias``)."""
+    require_nhwc(node)
+    ctx.emit("ADD", [node.inputs[0], node.inputs[1]], node.out())

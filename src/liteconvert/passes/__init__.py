@@ -1,0 +1,50 @@
+"""Passes: named functions ``Model -> bool`` (True when they changed something), run by a plain-list pipeline.
+
+A user can edit the pipeline: ``liteconvert.passes.DEFAULT_PIPELINE`` is a list of pass names; each phase runs
+to a fixed point (with a cap).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..ir import Model, check_invariants
+
+Pass = Callable[[Model], bool]
+PASSES: dict[str, Pass] = {}
+
+
+def register_pass(fn: Pass) -> Pass:
+    PASSES[fn.__name__] = fn
+    return fn
+
+
+def _load() -> None:
+    from . import cleanup, fold, fuse  # noqa: F401
+
+    PASSES.setdefault("fold_constants", fold.fold_constants)
+
+
+# Phases: each inner list runs to a fixed point before the next starts.
+DEFAULT_PIPELINE: list[list[str]] = [
+    ["fold_constants", "remove_dead_ops", "simplify_reshapes", "cancel_transposes"],
+    ["fold_mul_into_weights", "fuse_bias", "fuse_activation", "remove_dead_ops"],
+    ["remove_dead_ops"],
+]
+
+MAX_ITERATIONS = 20
+
+
+def run_pipeline(model: Model, pipeline: list[list[str]] | None = None, check: bool = False) -> Model:
+    _load()
+    for phase in pipeline or DEFAULT_PIPELINE:
+        for _ in range(MAX_ITERATIONS):
+            changed = False
+            for name in phase:
+                if PASSES[name](model):
+                    changed = True
+                    if check:
+                        check_invariants(model)
+            if not changed:
+                break
+    return model

@@ -1,0 +1,94 @@
+"""Cleanup passes: dead ops, no-op reshapes, reshape chains, transpose pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Model, Op, Subgraph
+from . import register_pass
+
+
+@register_pass
+def remove_dead_ops(model: Model) -> bool:
+    """Drop ops none of whose outputs is read (walking back from the subgraph outputs)."""
+    changed = False
+    for sg in model.subgraphs:
+        live = {t.uid for t in sg.outputs}
+        kept: list[Op] = []
+        for op in reversed(sg.ops):
+            if any(t.uid in live for t in op.outputs):
+                kept.append(op)
+                live.update(t.uid for t in op.inputs if t is not None)
+            else:
+                changed = True
+        kept.reverse()
+        sg.ops = kept
+    return changed
+
+
+def _single_consumer(sg: Subgraph, users: dict[int, list[Op]], op: Op) -> Op | None:
+    out = op.outputs[0]
+    if len(op.outputs) != 1 or any(t is out for t in sg.outputs):
+        return None
+    readers = users.get(out.uid, [])
+    return readers[0] if len(readers) == 1 else None
+
+
+@register_pass
+def simplify_reshapes(model: Model) -> bool:
+    """Drop reshapes that keep the shape; collapse a reshape of a reshape into one."""
+    changed = False
+    for sg in model.subgraphs:
+        users = sg.consumers()
+        outs = {t.uid for t in sg.outputs}
+        for op in list(sg.ops):
+            if op.kind not in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS"):
+                continue
+            x, y = op.inputs[0], op.outputs[0]
+            assert x is not None
+            # identity reshape of a static shape
+            if x.shape is not None and x.shape == y.shape and x.is_static and y.uid not in outs:
+                sg.replace_uses(y, x)
+                sg.ops.remove(op)
+                changed = True
+                continue
+            nxt = _single_consumer(sg, users, op)
+            if nxt is not None and nxt.kind == "RESHAPE" and nxt.inputs[0] is y and len(nxt.inputs) > 1 \
+                    and nxt.inputs[1] is not None and nxt.inputs[1].is_const:
+                nxt.inputs[0] = x
+                sg.ops.remove(op)
+                changed = True
+                users = sg.consumers()
+    return changed
+
+
+@register_pass
+def cancel_transposes(model: Model) -> bool:
+    """Fold TRANSPOSE(TRANSPOSE(x, p), q) into one transpose, or none when the permutations cancel."""
+    changed = False
+    for sg in model.subgraphs:
+        producers = sg.producers()
+        outs = {t.uid for t in sg.outputs}
+        for op in list(sg.ops):
+            if op.kind != "TRANSPOSE" or op.inputs[1] is None or not op.inputs[1].is_const:
+                continue
+            x = op.inputs[0]
+            assert x is not None
+            prev = producers.get(x.uid)
+            if prev is None or prev.kind != "TRANSPOSE" or prev.inputs[1] is None or not prev.inputs[1].is_const:
+                continue
+            p = np.asarray(prev.inputs[1].data).reshape(-1)
+            q = np.asarray(op.inputs[1].data).reshape(-1)
+            combined = p[q]
+            src = prev.inputs[0]
+            assert src is not None
+            if np.array_equal(combined, np.arange(len(combined))) and op.outputs[0].uid not in outs:
+                sg.replace_uses(op.outputs[0], src)
+                sg.ops.remove(op)
+            else:
+                from ..ir import const
+
+                op.inputs = [src, const(op.inputs[1].name + "_combined", combined.astype(np.int32))]
+            changed = True
+            producers = sg.producers()
+    return changed

@@ -1,0 +1,1 @@
+"""The TFLite layer: op declarations, the flatbuffer writer and reader."""

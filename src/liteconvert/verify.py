@@ -1,0 +1,71 @@
+"""Run a converted model in the LiteRT interpreter and compare it with reference outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Comparison:
+    name: str
+    max_abs_error: float
+    reference_scale: float
+
+    @property
+    def relative(self) -> float:
+        return self.max_abs_error / max(1.0, self.reference_scale)
+
+
+def run_tflite(model: bytes, inputs: Mapping[str, np.ndarray], signature: str | None = None,
+               num_threads: int = 1) -> dict[str, np.ndarray]:
+    """Run one signature of a ``.tflite`` model (bytes) on named inputs; returns named outputs."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=bytes(model), num_threads=num_threads)
+    runner = interp.get_signature_runner(signature)
+    out = runner(**{k: np.ascontiguousarray(v) for k, v in inputs.items()})
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def compare(outputs: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray]) -> list[Comparison]:
+    """Max abs error per output, with the reference's scale (max |reference|)."""
+    result = []
+    for name, ref in reference.items():
+        got = outputs[name]
+        ref = np.asarray(ref)
+        if got.shape != ref.shape:
+            raise AssertionError(f"output {name}: shape {got.shape} != reference {ref.shape}")
+        err = float(np.max(np.abs(got.astype(np.float64) - ref.astype(np.float64)))) if ref.size else 0.0
+        scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+        result.append(Comparison(name, err, scale))
+    return result
+
+
+def random_inputs(specs: Mapping[str, tuple[tuple[int, ...], str]], batch: int = 1, seed: int = 0,
+                  ) -> dict[str, np.ndarray]:
+    """Random inputs for ``{name: (shape_signature, dtype)}``, with -1 dims set to ``batch``."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, (shape, dtype) in specs.items():
+        concrete = [batch if d < 0 else d for d in shape]
+        if np.dtype(dtype).kind == "f":
+            out[name] = rng.standard_normal(concrete).astype(dtype)
+        elif np.dtype(dtype).kind == "b":
+            out[name] = rng.integers(0, 2, concrete).astype(bool)
+        else:
+            out[name] = rng.integers(0, 10, concrete).astype(dtype)
+    return out
+
+
+def signature_specs(model: bytes, signature: str | None = None) -> dict[str, tuple[tuple[int, ...], str]]:
+    """``{input name: (shape_signature, dtype)}`` of a signature, as LiteRT reports it."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=bytes(model))
+    runner = interp.get_signature_runner(signature)
+    details = runner.get_input_details()
+    return {name: (tuple(int(d) for d in d_["shape_signature"]), np.dtype(d_["dtype"]).name)
+            for name, d_ in details.items()}

@@ -1,0 +1,83 @@
+"""Shared test helpers: convert a Keras model or function with liteconvert, run it in LiteRT, compare."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE = os.path.join(ROOT, ".cache")
+
+
+def tolerance(reference: np.ndarray, rel: float = 1e-5) -> float:
+    """The project's bar: max abs error <= rel * max(1, max|reference|)."""
+    return rel * max(1.0, float(np.max(np.abs(reference))) if reference.size else 1.0)
+
+
+def keras_reference(model, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run a Keras model on named inputs; return named outputs (Keras output names)."""
+    names = [t.name.split(":")[0] for t in model.inputs]
+    args = [inputs[n] for n in names]
+    out = model(args[0] if len(args) == 1 else args, training=False)
+    flat = out if isinstance(out, (list, tuple)) else [out]
+    if isinstance(out, dict):
+        flat = list(out.values())
+    out_names = list(model.output_names)
+    return {n: np.asarray(o) for n, o in zip(out_names, flat, strict=True)}
+
+
+def assert_matches_keras(model, batch: int = 2, seed: int = 0, rel: float = 1e-5, data: bytes | None = None,
+                         ) -> bytes:
+    """Convert ``model`` (unless ``data`` is given), run it in LiteRT at ``batch`` and compare with Keras."""
+    import liteconvert
+    from liteconvert.verify import random_inputs, run_tflite, signature_specs
+
+    if data is None:
+        data = liteconvert.TFLiteConverter.from_keras_model(model).convert()
+    inputs = random_inputs(signature_specs(data), batch=batch, seed=seed)
+    got = run_tflite(data, inputs)
+    ref = keras_reference(model, inputs)
+    assert set(got) == set(ref), f"outputs {sorted(got)} != keras outputs {sorted(ref)}"
+    for name, r in ref.items():
+        assert got[name].shape == r.shape, f"{name}: shape {got[name].shape} != {r.shape}"
+        err = float(np.max(np.abs(got[name].astype(np.float64) - r))) if r.size else 0.0
+        assert err <= tolerance(r, rel), f"{name}: max abs error {err:.3g} > {tolerance(r, rel):.3g}"
+    return data
+
+
+def op_histogram(data: bytes) -> dict[str, int]:
+    """``{builtin op name: count}`` of a ``.tflite`` model, read with LiteRT's schema bindings."""
+    from ai_edge_litert import schema_py_generated as fb
+
+    from liteconvert.tflite.schema import builtin_names
+
+    m = fb.ModelT.InitFromPackedBuf(data, 0)
+    names = builtin_names()
+    hist: dict[str, int] = {}
+    for sg in m.subgraphs:
+        for op in sg.operators or []:
+            code = m.operatorCodes[op.opcodeIndex]
+            name = names[max(code.builtinCode, code.deprecatedBuiltinCode)]
+            if name == "CUSTOM":
+                name = "CUSTOM:" + (code.customCode.decode() if isinstance(code.customCode, bytes)
+                                    else str(code.customCode))
+            hist[name] = hist.get(name, 0) + 1
+    return hist
+
+
+@pytest.fixture(scope="session")
+def tf():
+    from liteconvert.frontends.tensorflow.quiet import import_tensorflow
+
+    return import_tensorflow()
+
+
+@pytest.fixture(scope="session")
+def keras(tf):
+    import keras
+
+    return keras
