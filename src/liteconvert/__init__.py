@@ -9,7 +9,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["TFLiteConverter", "OpsSet", "Optimize", "TargetSpec", "convert", "ConversionError", "__version__"]
+__all__ = ["ConversionError", "OpsSet", "Optimize", "TFLiteConverter", "TargetSpec", "__version__", "convert"]
 
 
 def __getattr__(name: str) -> Any:

@@ -45,7 +45,7 @@ class _AlignedBuffer:
     def __init__(self, data: bytes):
         self.data = data
 
-    def Pack(self, builder: Any) -> int:  # noqa: N802 (flatbuffers object-API name)
+    def Pack(self, builder: Any) -> int:
         s = fb()
         vec = None
         if self.data:

@@ -150,7 +150,7 @@ def _import_one(loaded: LoadedGraph) -> tuple[Subgraph, Signature, list[OpProble
                    tf_shape(t.shape), source=op.name)
             for i, t in enumerate(op.outputs)
         ]
-        if op.type == "Placeholder" or op.outputs and op.outputs[0].name in input_tensor_names:
+        if op.type == "Placeholder" or (op.outputs and op.outputs[0].name in input_tensor_names):
             t = outputs[0]
             values[op.outputs[0].name] = t
             sg.inputs.append(t)

@@ -31,7 +31,7 @@ def _freeze(func: Any, key: str, input_names: list[str], output_names: list[str]
 
     try:
         frozen = convert_variables_to_constants_v2(func)
-    except Exception as e:  # noqa: BLE001 - TensorFlow raises many kinds here
+    except Exception as e:
         raise InvalidModelError(f"cannot freeze the variables of signature '{key}': {_first_line(e)}. "
                                 "Fix: make sure the model's variables are initialised (call the model once).")
     graph_def = frozen.graph.as_graph_def()
@@ -90,7 +90,7 @@ def load_saved_model(path: str, signature_keys: list[str] | None = None, tags: s
     try:
         with silenced():
             loaded = tf.saved_model.load(path, tags=list(tags) if tags else None)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         msg = _first_line(e)
         hint = "Fix: re-export the model, or check that the directory is complete."
         if "add_slot" in msg:
@@ -134,7 +134,7 @@ def load_keras_model(model: Any, key: str = "serving_default") -> list[LoadedGra
     try:
         with silenced():
             func = serving.get_concrete_function()
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         raise InvalidModelError(f"cannot trace the Keras model: {_first_line(e)}. "
                                 "Fix: check that the model runs on inputs of its declared shapes.") from None
     outputs = tf.nest.flatten(func.structured_outputs)
@@ -212,7 +212,7 @@ def load_keras_file(path: str) -> list[LoadedGraph]:
     try:
         with silenced():
             model = keras.models.load_model(path, compile=False)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         raise InvalidModelError(f"cannot load Keras model {path}: {_first_line(e)}. Fix: pass a .keras file "
                                 "saved by model.save() or a full-model .h5 file (not weights only).") from None
     return load_keras_model(model)

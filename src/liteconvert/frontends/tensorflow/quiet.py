@@ -42,7 +42,7 @@ def silenced() -> Iterator[None]:
             os.close(saved[1])
 
 
-def import_tensorflow():  # noqa: ANN201 (returns the module)
+def import_tensorflow():
     """Import TensorFlow quietly, with a clear error when it is not installed."""
     from ...errors import ConversionError
 

@@ -28,7 +28,7 @@ def softplus(ctx: LowerCtx, node: Node) -> None:
     x = node.inputs[0]
     n = node.name
 
-    def t(suffix: str):  # noqa: ANN202
+    def t(suffix: str):
         return ctx.tensor(f"{n}/{suffix}", x.dtype, x.shape)
 
     a, na, e, e1, lg, r = t("abs"), t("neg"), t("exp"), t("exp_plus_1"), t("log"), t("relu")

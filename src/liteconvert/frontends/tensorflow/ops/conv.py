@@ -9,7 +9,7 @@ from ..registry import Unsupported, register
 from .common import hw_pair, int32_const, require_nhwc
 
 
-def _padding(ctx: LowerCtx, node: Node, x):  # noqa: ANN001, ANN202
+def _padding(ctx: LowerCtx, node: Node, x):
     """TF padding to TFLite padding; EXPLICIT padding becomes a PAD op in front and VALID."""
     pad = node.attr("padding")
     if pad in ("SAME", "VALID"):
@@ -92,7 +92,7 @@ def conv2d_transpose(ctx: LowerCtx, node: Node) -> None:
              stride_h=sh, stride_w=sw)
 
 
-def _fully_connected(ctx: LowerCtx, node: Node, x, weights: np.ndarray, keep_num_dims: bool) -> None:  # noqa: ANN001
+def _fully_connected(ctx: LowerCtx, node: Node, x, weights: np.ndarray, keep_num_dims: bool) -> None:
     """``weights`` is [out, in]."""
     w = ctx.const(np.ascontiguousarray(weights), node.name + "/weights")
     bias = ctx.const(np.zeros(weights.shape[0], dtype=weights.dtype), node.name + "/bias")
