@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -19,12 +20,22 @@ class Comparison:
         return self.max_abs_error / max(1.0, self.reference_scale)
 
 
+def make_interpreter(model: bytes, num_threads: int = 1) -> Any:
+    """A LiteRT interpreter for ``model``, created without the runtime's console chatter."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from ._console import silenced
+
+    with silenced():
+        interp = Interpreter(model_content=bytes(model), num_threads=num_threads)
+        interp.allocate_tensors()
+    return interp
+
+
 def run_tflite(model: bytes, inputs: Mapping[str, np.ndarray], signature: str | None = None,
                num_threads: int = 1) -> dict[str, np.ndarray]:
     """Run one signature of a ``.tflite`` model (bytes) on named inputs; returns named outputs."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interp = Interpreter(model_content=bytes(model), num_threads=num_threads)
+    interp = make_interpreter(model, num_threads)
     runner = interp.get_signature_runner(signature)
     out = runner(**{k: np.ascontiguousarray(v) for k, v in inputs.items()})
     return {k: np.array(v) for k, v in out.items()}
@@ -62,9 +73,7 @@ def random_inputs(specs: Mapping[str, tuple[tuple[int, ...], str]], batch: int =
 
 def signature_specs(model: bytes, signature: str | None = None) -> dict[str, tuple[tuple[int, ...], str]]:
     """``{input name: (shape_signature, dtype)}`` of a signature, as LiteRT reports it."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interp = Interpreter(model_content=bytes(model))
+    interp = make_interpreter(model)
     runner = interp.get_signature_runner(signature)
     details = runner.get_input_details()
     return {name: (tuple(int(d) for d in d_["shape_signature"]), np.dtype(d_["dtype"]).name)

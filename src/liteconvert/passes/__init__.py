@@ -27,7 +27,7 @@ def _load() -> None:
 
 # Phases: each inner list runs to a fixed point before the next starts.
 DEFAULT_PIPELINE: list[list[str]] = [
-    ["fold_constants", "remove_dead_ops", "simplify_reshapes", "cancel_transposes"],
+    ["fold_constants", "remove_dead_ops", "remove_identity_arithmetic", "simplify_reshapes", "cancel_transposes"],
     ["fold_mul_into_weights", "fuse_bias", "fuse_activation", "remove_dead_ops"],
     ["remove_dead_ops"],
 ]

@@ -92,3 +92,34 @@ def cancel_transposes(model: Model) -> bool:
             changed = True
             producers = sg.producers()
     return changed
+
+
+def _is_const_value(t: object, value: float) -> bool:
+    data = getattr(t, "data", None)
+    return data is not None and data.size > 0 and bool(np.all(data == value))
+
+
+@register_pass
+def remove_identity_arithmetic(model: Model) -> bool:
+    """Drop x*1, x/1, x+0 and x-0 when the constant does not broadcast x to a bigger shape."""
+    changed = False
+    for sg in model.subgraphs:
+        outs = {t.uid for t in sg.outputs}
+        for op in list(sg.ops):
+            if op.kind not in ("MUL", "DIV", "ADD", "SUB") or op.attrs.get("fused_activation_function",
+                                                                            "NONE") != "NONE":
+                continue
+            neutral = 1.0 if op.kind in ("MUL", "DIV") else 0.0
+            a, b = op.inputs[0], op.inputs[1]
+            keep = None
+            if _is_const_value(b, neutral):
+                keep = a
+            elif op.kind in ("MUL", "ADD") and _is_const_value(a, neutral):
+                keep = b
+            y = op.outputs[0]
+            if keep is None or keep.shape != y.shape or keep.dtype != y.dtype or y.uid in outs:
+                continue
+            sg.replace_uses(y, keep)
+            sg.ops.remove(op)
+            changed = True
+    return changed
