@@ -6,7 +6,7 @@ Subcommands live in ``liteconvert.commands`` (one module each). Every failure is
 ====  ===========================================================
  0    success
  1    conversion failed (unsupported ops, invalid model, ...)
- 2    bad command line (unknown flag, bad flag value)
+ 2    bad command line (unknown flag, bad flag value, missing argument)
  3    input not found
 ====  ===========================================================
 """
@@ -66,13 +66,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return EXIT_USAGE
-    from .errors import ConversionError, SourceNotFoundError
+    from .errors import ConversionError, InvalidOptionError, SourceNotFoundError
 
     try:
         return int(args.run(args) or 0)
     except SourceNotFoundError as e:
         _fail(str(e))
         return EXIT_NOT_FOUND
+    except InvalidOptionError as e:
+        _fail(str(e))
+        return EXIT_USAGE
     except ConversionError as e:
         _fail(str(e))
         return EXIT_FAILED

@@ -11,6 +11,7 @@ from typing import Any
 from .errors import (
     ConversionError,
     FeatureNotImplementedError,
+    InvalidModelError,
     InvalidOptionError,
     OpProblem,
     SourceNotFoundError,
@@ -202,10 +203,10 @@ def _converter_for(source: Any, signature_keys: list[str] | None = None) -> TFLi
                                          "for a Keras file.")
             return TFLiteConverter.from_keras_file(path)
         if lower.endswith(".tflite"):
-            raise InvalidOptionError(f"{path} is already a .tflite model. Fix: pass the source model "
-                                     "(SavedModel directory, .keras or .h5 file).")
-        raise InvalidOptionError(f"{path} is not a model this converter reads. Fix: pass a SavedModel directory, "
-                                 "a .keras file or a .h5 file.")
+            raise InvalidModelError(f"{path} is already a .tflite model. Fix: pass the source model "
+                                    "(SavedModel directory, .keras or .h5 file).")
+        raise InvalidModelError(f"{path} is not a model this converter reads. Fix: pass a SavedModel directory, "
+                                "a .keras file or a .h5 file.")
     if hasattr(source, "layers") or type(source).__name__ in ("Functional", "Sequential", "Model"):
         return TFLiteConverter.from_keras_model(source)
     raise InvalidOptionError(f"cannot convert an object of type {type(source).__name__}. Fix: pass a SavedModel "

@@ -38,6 +38,8 @@ class OpProblem:
     node: str
     reason: str = "no lowering to LiteRT builtin ops"
     layer: str | None = None
+    status: str = "unsupported"  # builtin | limited | select | custom | unsupported (see frontends' policy)
+    limitation: str | None = None  # for "limited": dtype, rank, dynamic dimension, attribute value, ...
 
 
 class UnsupportedOpsError(ConversionError):
@@ -45,7 +47,14 @@ class UnsupportedOpsError(ConversionError):
 
     def __init__(self, problems: list[OpProblem]):
         self.problems = problems
-        super().__init__(self._message())
+        self.summary = self._message()  # one line
+        try:
+            from .check import problem_table
+
+            self.table: str = problem_table(problems)  # the same table ``liteconvert check`` prints
+        except Exception:  # the message must never fail
+            self.table = ""
+        super().__init__(self.summary + ("\n" + self.table if self.table else ""))
 
     def _message(self) -> str:
         by_type: dict[str, list[OpProblem]] = {}
@@ -57,4 +66,5 @@ class UnsupportedOpsError(ConversionError):
             reasons = sorted({p.reason for p in items})
             parts.append(f"{op_type} x{len(items)} [{'; '.join(reasons)}] at {nodes}")
         return (f"{len(self.problems)} op(s) cannot be converted to LiteRT builtin ops: " + " | ".join(parts)
-                + ". Fix: replace them in the model, or allow Select TF ops / custom ops when that is supported.")
+                + ". Fix: see the table: replace them in the model, or convert with Select TF ops "
+                "(--allow-select-tf-ops) or custom ops (--allow-custom-ops) where it says so.")

@@ -204,7 +204,7 @@ def dump(model: Model) -> str:
     for sg in model.subgraphs:
         names = {t.uid: f"%{i}" for i, t in enumerate(sg.tensors())}
 
-        def ref(t: Tensor | None) -> str:
+        def ref(t: Tensor | None, names: dict[int, str] = names) -> str:
             if t is None:
                 return "-"
             s = names[t.uid]

@@ -133,8 +133,10 @@ def import_graphs(graphs: list[LoadedGraph]) -> Model:
 def _import_one(loaded: LoadedGraph) -> tuple[Subgraph, Signature, list[OpProblem]]:
     import tensorflow as tf
 
+    from ..._console import silenced
+
     graph = tf.Graph()
-    with graph.as_default():
+    with graph.as_default(), silenced():
         tf.graph_util.import_graph_def(loaded.graph_def, name="")
     sg = Subgraph(loaded.key)
     names: set[str] = set()

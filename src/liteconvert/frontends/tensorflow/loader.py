@@ -33,7 +33,7 @@ def _freeze(func: Any, key: str, input_names: list[str], output_names: list[str]
         frozen = convert_variables_to_constants_v2(func)
     except Exception as e:
         raise InvalidModelError(f"cannot freeze the variables of signature '{key}': {_first_line(e)}. "
-                                "Fix: make sure the model's variables are initialised (call the model once).")
+                                "Fix: make sure the model's variables are initialised (call the model once).") from None
     graph_def = frozen.graph.as_graph_def()
     inputs = [t for t in frozen.inputs if t.dtype.name != "resource"]
     if len(inputs) != len(input_names):
@@ -58,6 +58,13 @@ def _inline_functions(graph_def: Any, graph: Any, fetches: list[str]) -> Any:
     from tensorflow.python.grappler import tf_optimizer
     from tensorflow.python.training import saver
 
+    # Keras 3 wraps some ops (grouped convolutions) in functions marked for XLA, which Grappler will not
+    # inline; for a graph we only read, those marks mean nothing.
+    for fn in graph_def.library.function:
+        for key in ("_noinline", "_XlaMustCompile"):
+            fn.attr.pop(key, None)
+    for node in graph_def.node:
+        node.attr.pop("_XlaMustCompile", None)
     meta = saver.export_meta_graph(graph_def=graph_def, graph=graph)
     fetch = meta.collection_def["train_op"]
     for name in fetches:

@@ -1,0 +1,171 @@
+"""The Python API: TFLiteConverter constructors, convert(), signatures, dynamic batch, unbuilt options."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import ROOT, assert_matches_keras, op_histogram
+
+import liteconvert
+from liteconvert.errors import FeatureNotImplementedError, SignatureKeyError
+from liteconvert.verify import make_interpreter, run_tflite
+
+
+@pytest.fixture(scope="module")
+def cnn(keras):
+    keras.utils.set_random_seed(1)
+    inp = keras.Input((16, 16, 3), name="image")
+    x = keras.layers.Conv2D(8, 3, padding="same")(inp)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU(6.0)(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(5, activation="softmax", name="probs")(x)
+    model = keras.Model(inp, out)
+    rng = np.random.default_rng(0)
+    for w in model.layers[2].weights:
+        w.assign(rng.uniform(0.5, 1.5, w.shape).astype("float32"))
+    return model
+
+
+@pytest.fixture(scope="module")
+def cnn_tflite(cnn):
+    return liteconvert.TFLiteConverter.from_keras_model(cnn).convert()
+
+
+def test_keras_model_signature_names_and_numerics(cnn, cnn_tflite):
+    interp = make_interpreter(cnn_tflite)
+    sigs = interp.get_signature_list()
+    assert sigs == {"serving_default": {"inputs": ["image"], "outputs": ["probs"]}}
+    assert_matches_keras(cnn, batch=3, data=cnn_tflite)
+
+
+def test_conv_batchnorm_relu6_is_one_conv(cnn_tflite):
+    hist = op_histogram(cnn_tflite)
+    assert hist == {"CONV_2D": 1, "MEAN": 1, "FULLY_CONNECTED": 1, "SOFTMAX": 1}
+
+
+def test_dynamic_batch_resize(cnn, cnn_tflite):
+    interp = make_interpreter(cnn_tflite)
+    detail = interp.get_input_details()[0]
+    assert list(detail["shape_signature"]) == [-1, 16, 16, 3]
+    for batch in (1, 4):
+        interp.resize_tensor_input(detail["index"], [batch, 16, 16, 3])
+        interp.allocate_tensors()
+        x = np.random.default_rng(batch).standard_normal((batch, 16, 16, 3)).astype(np.float32)
+        interp.set_tensor(detail["index"], x)
+        interp.invoke()
+        got = interp.get_tensor(interp.get_output_details()[0]["index"])
+        ref = np.asarray(cnn(x))
+        assert got.shape == (batch, 5)
+        assert np.max(np.abs(got - ref)) <= 1e-5
+
+
+def test_deterministic_bytes(cnn, cnn_tflite):
+    assert liteconvert.TFLiteConverter.from_keras_model(cnn).convert() == cnn_tflite
+
+
+def test_convert_function_writes_file_and_reads_keras_files(cnn, cnn_tflite, tmp_path):
+    keras_path = tmp_path / "m.keras"
+    cnn.save(keras_path)
+    out = tmp_path / "m.tflite"
+    data = liteconvert.convert(str(keras_path), out)
+    assert out.read_bytes() == data
+    assert_matches_keras(cnn, data=data)
+    h5 = tmp_path / "m.h5"
+    cnn.save(h5)
+    assert_matches_keras(cnn, data=liteconvert.convert(h5))
+    assert liteconvert.convert(cnn) == cnn_tflite
+
+
+@pytest.fixture(scope="module")
+def multi_sig_dir(tf, tmp_path_factory):
+    class Calc(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(np.arange(12, dtype=np.float32).reshape(4, 3) / 10)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="features")])
+        def project(self, features):
+            return {"projected": tf.nn.relu(tf.matmul(features, self.w) + 0.5)}
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32, name="a"),
+                                      tf.TensorSpec([None, 3], tf.float32, name="b")])
+        def combine(self, a, b):
+            return {"sum": a + b, "scaled": a * 2.0 - b}
+
+    m = Calc()
+    path = str(tmp_path_factory.mktemp("sm") / "calc")
+    tf.saved_model.save(m, path, signatures={"serving_default": m.project, "combine": m.combine})
+    return path
+
+
+def test_saved_model_all_signatures(multi_sig_dir):
+    data = liteconvert.TFLiteConverter.from_saved_model(multi_sig_dir).convert()
+    sigs = make_interpreter(data).get_signature_list()
+    assert sigs == {"serving_default": {"inputs": ["features"], "outputs": ["projected"]},
+                    "combine": {"inputs": ["a", "b"], "outputs": ["scaled", "sum"]}}
+    x = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
+    w = np.arange(12, dtype=np.float32).reshape(4, 3) / 10
+    got = run_tflite(data, {"features": x}, "serving_default")["projected"]
+    np.testing.assert_allclose(got, np.maximum(x @ w + 0.5, 0), atol=1e-5)
+    a, b = np.ones((3, 3), np.float32), np.full((3, 3), 2.0, np.float32)
+    out = run_tflite(data, {"a": a, "b": b}, "combine")
+    np.testing.assert_allclose(out["sum"], a + b)
+    np.testing.assert_allclose(out["scaled"], a * 2 - b)
+
+
+def test_saved_model_signature_keys(multi_sig_dir):
+    data = liteconvert.TFLiteConverter.from_saved_model(multi_sig_dir, signature_keys=["combine"]).convert()
+    assert list(make_interpreter(data).get_signature_list()) == ["combine"]
+    with pytest.raises(SignatureKeyError, match=r"'nope' not in .*available: serving_default, combine"):
+        liteconvert.TFLiteConverter.from_saved_model(multi_sig_dir, signature_keys=["nope"]).convert()
+
+
+def test_concrete_functions(tf):
+    @tf.function(input_signature=[tf.TensorSpec([None, 6], tf.float32, name="x")])
+    def f(x):
+        return tf.nn.softmax(tf.reduce_mean(tf.reshape(x, [-1, 2, 3]), axis=1) * 3.0)
+
+    data = liteconvert.TFLiteConverter.from_concrete_functions([f.get_concrete_function()], None).convert()
+    x = np.random.default_rng(0).standard_normal((5, 6)).astype(np.float32)
+    out = run_tflite(data, {"x": x})
+    assert list(out) == ["output_0"]
+    np.testing.assert_allclose(out["output_0"], f(x).numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("attr,value", [
+    ("optimizations", ["DEFAULT"]),
+    ("representative_dataset", lambda: iter([])),
+    ("inference_input_type", np.int8),
+])
+def test_unbuilt_options_raise(cnn, attr, value):
+    conv = liteconvert.TFLiteConverter.from_keras_model(cnn)
+    if attr == "optimizations":
+        value = [liteconvert.Optimize.DEFAULT]
+    setattr(conv, attr, value)
+    with pytest.raises(FeatureNotImplementedError, match="built yet"):
+        conv.convert()
+
+
+def test_tf_lite_enums_are_accepted_by_name(tf, cnn):
+    conv = liteconvert.TFLiteConverter.from_keras_model(cnn)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]  # TensorFlow's own enum, as in a user's script
+    with pytest.raises(FeatureNotImplementedError, match="DEFAULT"):
+        conv.convert()
+    conv = liteconvert.TFLiteConverter.from_keras_model(cnn)
+    conv.target_spec.supported_types = [tf.float16]
+    with pytest.raises(FeatureNotImplementedError, match="float16"):
+        conv.convert()
+
+
+def test_import_does_not_import_tensorflow():
+    code = "import sys, liteconvert, liteconvert.cli; liteconvert.TFLiteConverter; " \
+           "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True, env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")})
+    assert out.stdout.strip() == "False False"
+    assert "tensorflow" not in out.stderr  # the -X importtime listing
