@@ -169,3 +169,18 @@ def test_import_does_not_import_tensorflow():
                          cwd=ROOT, check=True, env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")})
     assert out.stdout.strip() == "False False"
     assert "tensorflow" not in out.stderr  # the -X importtime listing
+
+
+def test_outputs_that_are_inputs_or_repeated(tf):
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32, name="x")])
+    def f(x):
+        y = x * 2.0
+        return {"same": x, "double": y, "again": y, "const": tf.constant([1.0, 2.0])}
+
+    data = liteconvert.TFLiteConverter.from_concrete_functions([f.get_concrete_function()]).convert()
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    out = run_tflite(data, {"x": x})
+    np.testing.assert_array_equal(out["same"], x)
+    np.testing.assert_array_equal(out["double"], 2 * x)
+    np.testing.assert_array_equal(out["again"], 2 * x)
+    np.testing.assert_array_equal(out["const"], [1.0, 2.0])

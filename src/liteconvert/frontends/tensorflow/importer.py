@@ -10,6 +10,7 @@ from ...errors import InvalidModelError, OpProblem, UnsupportedOpsError
 from ...ir import Model, Op, Signature, Subgraph, Tensor, const, unique_name
 from ...passes.fold import try_fold
 from .loader import LoadedGraph
+from .policy import LoweringPolicy
 from .registry import Unsupported, lookup
 
 # Nodes that carry no computation in an inference graph.
@@ -116,12 +117,17 @@ def _topo_order(graph: Any, fetch_ops: list[Any]) -> list[Any]:
     return order
 
 
-def import_graphs(graphs: list[LoadedGraph]) -> Model:
-    """Import each loaded signature as one subgraph; collect every unsupported op before failing."""
+def import_graphs(graphs: list[LoadedGraph], policy: LoweringPolicy | None = None) -> Model:
+    """Import each loaded signature as one subgraph; collect every unsupported op before failing.
+
+    ``policy`` decides what happens to a node that has no builtin lowering (Flex op, custom op or problem) and
+    records every node's status (what ``check`` reports); the default allows builtins only.
+    """
     model = Model()
     problems: list[OpProblem] = []
+    policy = policy if policy is not None else LoweringPolicy()
     for g in graphs:
-        sg, sig, probs = _import_one(g)
+        sg, sig, probs = _import_one(g, policy)
         problems.extend(probs)
         model.subgraphs.append(sg)
         model.signatures.append(sig)
@@ -130,7 +136,7 @@ def import_graphs(graphs: list[LoadedGraph]) -> Model:
     return model
 
 
-def _import_one(loaded: LoadedGraph) -> tuple[Subgraph, Signature, list[OpProblem]]:
+def _import_one(loaded: LoadedGraph, policy: LoweringPolicy) -> tuple[Subgraph, Signature, list[OpProblem]]:
     import tensorflow as tf
 
     from ..._console import silenced
@@ -173,16 +179,10 @@ def _import_one(loaded: LoadedGraph) -> tuple[Subgraph, Signature, list[OpProble
             for i, t in enumerate(inputs):
                 node.forward(i, t)
         else:
-            rule = lookup(op.type)
             ctx.current = op.name
-            if rule is None:
-                problems.append(OpProblem(op.type, op.name, "no lowering to LiteRT builtin ops",
-                                          _layer_of(loaded, op.name)))
-            else:
-                try:
-                    rule(ctx, node)
-                except Unsupported as e:
-                    problems.append(OpProblem(op.type, op.name, str(e), _layer_of(loaded, op.name)))
+            problem = policy.lower(ctx, node, lookup(op.type), _layer_of(loaded, op.name))
+            if problem is not None:
+                problems.append(problem)
         for i, t in enumerate(op.outputs):
             values[t.name] = node.forwarded.get(i, outputs[i])
 
@@ -214,9 +214,14 @@ def _distinct_outputs(sg: Subgraph, outs: list[Tensor], ctx: LowerCtx) -> list[T
     inputs = {t.uid for t in sg.inputs}
     for t in outs:
         if t.uid in seen or t.uid in inputs or t.is_const:
+            # A copy: RESHAPE to its own shape (taken at run time when more than one dim is dynamic).
             src = t
             t = ctx.tensor(f"{t.name}_out", t.dtype, t.shape)
-            shape = ctx.const(np.asarray(src.shape if src.shape is not None else [], dtype=np.int32), "shape")
+            if src.shape is not None and sum(d < 0 for d in src.shape) <= 1:
+                shape = ctx.const(np.asarray(src.shape, dtype=np.int32), f"{t.name}/shape")
+            else:
+                shape = ctx.tensor(f"{t.name}/shape", "int32", (src.rank,) if src.rank is not None else None)
+                sg.ops.append(Op("SHAPE", [src], [shape], {"out_type": "INT32"}))
             sg.ops.append(Op("RESHAPE", [src, shape], [t]))
         seen.add(t.uid)
         result.append(t)
