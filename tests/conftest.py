@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("LITECONVERT_CHECK_INVARIANTS", "1")  # the IR checker runs after every pass in tests
 
 import numpy as np
 import pytest

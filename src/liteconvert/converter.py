@@ -17,7 +17,7 @@ from .errors import (
     SourceNotFoundError,
     UnsupportedOpsError,
 )
-from .ir import Model
+from .ir import Model, check_invariants
 
 
 class OpsSet(enum.Enum):
@@ -168,7 +168,10 @@ class TFLiteConverter:
 
         graphs = self._load()
         model = import_graphs(graphs)
-        run_pipeline(model, self.pipeline)
+        check = bool(os.environ.get("LITECONVERT_CHECK_INVARIANTS"))  # set by the test suite
+        if check:
+            check_invariants(model)
+        run_pipeline(model, self.pipeline, check=check)
         legalize(model)
         return model
 
