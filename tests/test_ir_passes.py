@@ -35,8 +35,12 @@ def _conv_model(follow: list[tuple[str, object]]) -> tuple[Model, np.ndarray, np
 def _reference(x: np.ndarray, w: np.ndarray, follow: list[tuple[str, object]]) -> np.ndarray:
     y = np.einsum("nhwc,oc->nhwo", x, w[:, 0, 0, :])
     for kind, c in follow:
-        y = {"MUL": lambda a: a * c, "ADD": lambda a: a + c, "SUB": lambda a: a - c, "DIV": lambda a: a / c,
-             "RELU": lambda a: np.maximum(a, 0), "RELU6": lambda a: np.clip(a, 0, 6)}[kind](y)
+        if kind == "RELU":
+            y = np.maximum(y, 0)
+        elif kind == "RELU6":
+            y = np.clip(y, 0, 6)
+        else:
+            y = {"MUL": np.multiply, "ADD": np.add, "SUB": np.subtract, "DIV": np.divide}[kind](y, c)
     return y
 
 
