@@ -31,6 +31,7 @@ _ENUM_FIELDS = {
     "quantized_bias_type": "TensorType",
     "output_type": "TensorType",
     "idx_out_type": "TensorType",
+    "out_type": "TensorType",
 }
 
 
@@ -39,14 +40,33 @@ def _camel(snake: str) -> str:
     return head + "".join(w[:1].upper() + w[1:] for w in rest)
 
 
-class _AlignedBuffer:
-    """A Buffer table whose data vector starts on a 16-byte boundary (the generated BufferT does not align)."""
+class AlignedBuffer:
+    """A Buffer table whose data vector starts on a 16-byte boundary (the generated BufferT does not align).
 
-    def __init__(self, data: bytes):
+    Public helper (stable name): put it in ``ModelT.buffers`` in place of a ``BufferT`` and ``ModelT.Pack`` will
+    write ``data`` aligned to :data:`BUFFER_ALIGNMENT` bytes in the output file. Used by the writer for every
+    buffer and by anything that rebuilds a model (e.g. adding metadata to a ``ModelT`` from the reader).
+
+    With a non-zero ``offset`` the data is not put in the flatbuffer: the table records ``offset``/``size`` and
+    the bytes are expected at that file offset, after the flatbuffer (see ``serialize(weights_after_flatbuffer=)``;
+    offset 1 is the placeholder used while the final offsets are not known yet).
+    """
+
+    def __init__(self, data: bytes, offset: int = 0):
         self.data = data
+        self.offset = offset
+
+    @property
+    def inline(self) -> bool:
+        return self.offset == 0
 
     def Pack(self, builder: Any) -> int:
         s = fb()
+        if not self.inline:
+            s.BufferStart(builder)
+            s.BufferAddOffset(builder, self.offset)
+            s.BufferAddSize(builder, len(self.data))
+            return s.BufferEnd(builder)
         vec = None
         if self.data:
             n = len(self.data)
@@ -59,6 +79,9 @@ class _AlignedBuffer:
         if vec is not None:
             s.BufferAddData(builder, vec)
         return s.BufferEnd(builder)
+
+
+_AlignedBuffer = AlignedBuffer  # old private name
 
 
 def tensor_bytes(t: Tensor) -> bytes:
@@ -96,7 +119,7 @@ def build_options(op: Op, decl: opdecls.OpDecl) -> tuple[int, Any]:
             raise ValueError(f"{op.kind}: {decl.options} has no field {key}")
         if isinstance(value, str) and key in _ENUM_FIELDS:
             enum = getattr(s, _ENUM_FIELDS[key])
-            value = getattr(enum, value.upper() if key != "in_data_type" else value)
+            value = getattr(enum, value.upper())
         elif isinstance(value, (list, tuple, np.ndarray)):
             value = [int(v) for v in value]
         elif isinstance(value, (np.integer, np.floating, np.bool_)):
@@ -111,16 +134,25 @@ def _runtime_version_bytes(version: str) -> bytes:
     return raw + b"\0" * (16 - len(raw)) if len(raw) < 16 else raw
 
 
-def serialize(model: Model) -> bytes:
-    """Write ``model`` as TFLite flatbuffer bytes."""
+# Past this many bytes of constants the flatbuffer (2 GB at most) cannot hold them: they go after it.
+APPEND_THRESHOLD = 2**31 - 2**26
+
+
+def serialize(model: Model, weights_after_flatbuffer: bool | None = None) -> bytes:
+    """Write ``model`` as TFLite flatbuffer bytes.
+
+    ``weights_after_flatbuffer``: store constant tensor data after the flatbuffer, addressed by
+    ``Buffer.offset``/``size`` (the layout LiteRT reads for models over 2 GB). ``None`` (default) does so only
+    when the constants would not fit in a flatbuffer (more than :data:`APPEND_THRESHOLD` bytes).
+    """
     s = fb()
-    buffers: list[Any] = [_AlignedBuffer(b"")]
+    buffers: list[Any] = [AlignedBuffer(b"")]
     buffer_index: dict[bytes, int] = {}
 
     def buffer_for(data: bytes) -> int:
         # Identical constants share one buffer (the bytes themselves are the key).
         if data not in buffer_index:
-            buffers.append(_AlignedBuffer(data))
+            buffers.append(AlignedBuffer(data))
             buffer_index[data] = len(buffers) - 1
         return buffer_index[data]
 
@@ -181,7 +213,7 @@ def serialize(model: Model) -> bytes:
     for name, data in entries.items():
         m = s.MetadataT()
         m.name = name
-        buffers.append(_AlignedBuffer(data))
+        buffers.append(AlignedBuffer(data))
         m.buffer = len(buffers) - 1
         metadata.append(m)
 
@@ -194,10 +226,58 @@ def serialize(model: Model) -> bytes:
     mt.signatureDefs = sigs
     mt.metadata = metadata
 
+    const_buffers = buffers[1:len(buffer_index) + 1]  # the tensor constants, before the metadata buffers
+    if weights_after_flatbuffer is None:
+        weights_after_flatbuffer = sum(len(b.data) for b in const_buffers) > APPEND_THRESHOLD
+    if weights_after_flatbuffer:
+        return _pack_with_appended(mt, [b for b in const_buffers if b.data])
+    return pack_model(mt)
+
+
+def _pack_with_appended(mt: Any, appended: list[AlignedBuffer]) -> bytes:
+    """Pack with ``appended`` buffers' bytes after the flatbuffer, each 16-byte aligned in the file."""
+    for b in appended:
+        b.offset = 1  # placeholder: makes the field present, so the second packing has the same size
+    head = pack_model(mt)
+    pos = _align(len(head))
+    for b in appended:
+        b.offset = pos
+        pos = _align(pos + len(b.data))
+    head2 = pack_model(mt)
+    if len(head2) != len(head):
+        raise AssertionError("flatbuffer size changed between packings")
+    out = bytearray(head2)
+    for b in appended:
+        out += b"\0" * (b.offset - len(out))
+        out += b.data
+    return bytes(out)
+
+
+def _align(n: int) -> int:
+    return (n + BUFFER_ALIGNMENT - 1) // BUFFER_ALIGNMENT * BUFFER_ALIGNMENT
+
+
+def pack_model(model_t: Any) -> bytes:
+    """Pack a ``ModelT`` (ours, or one from ``TFLiteModel.to_object()``) into ``.tflite`` bytes.
+
+    Every buffer is written 16-byte aligned (plain ``BufferT`` entries are wrapped in :class:`AlignedBuffer`)
+    and the ``TFL3`` file identifier is set. Public helper with a stable name. Buffers stored after the
+    flatbuffer (``Buffer.offset``/``size``) cannot be repacked this way: their bytes are not in the object tree.
+    """
     import flatbuffers
 
-    builder = flatbuffers.Builder(1024 + sum(len(b.data) for b in buffers))
-    builder.Finish(mt.Pack(builder), file_identifier=FILE_IDENTIFIER)
+    buffers = []
+    for i, b in enumerate(model_t.buffers or []):
+        if not isinstance(b, AlignedBuffer):
+            if (getattr(b, "offset", 0) or 0) > 1:
+                raise ValueError(f"buffer {i} is stored after the flatbuffer (offset/size); pack_model cannot "
+                                 "carry its bytes")
+            data = b.data
+            b = AlignedBuffer(bytes(data) if data is not None and len(data) else b"")
+        buffers.append(b)
+    model_t.buffers = buffers
+    builder = flatbuffers.Builder(1024 + sum(len(b.data) for b in buffers if b.inline))
+    builder.Finish(model_t.Pack(builder), file_identifier=FILE_IDENTIFIER)
     return bytes(builder.Output())
 
 
