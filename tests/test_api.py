@@ -184,3 +184,18 @@ def test_outputs_that_are_inputs_or_repeated(tf):
     np.testing.assert_array_equal(out["double"], 2 * x)
     np.testing.assert_array_equal(out["again"], 2 * x)
     np.testing.assert_array_equal(out["const"], [1.0, 2.0])
+
+
+def test_verify_against_source(cnn, tf):
+    conv = liteconvert.TFLiteConverter.from_keras_model(cnn)
+    report = conv.verify(conv.convert(), batch=3)
+    assert list(report.signatures) == ["serving_default"]
+    assert report.ok(1e-5), report.text()
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 4], tf.float32, name="seq")])
+    def f(seq):
+        return tf.reduce_max(tf.nn.elu(seq), axis=1)
+
+    conv = liteconvert.TFLiteConverter.from_concrete_functions([f.get_concrete_function()])
+    report = conv.verify(conv.convert(), batch=2, dynamic_dim=7)
+    assert report.ok(1e-6) and report.signatures["serving_default"][0].reference_scale > 0

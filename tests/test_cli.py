@@ -145,3 +145,13 @@ def test_bad_flags(tmp_path):
 def test_output_directory_missing(saved_model, tmp_path):
     out = tmp_path / "missing" / "x.tflite"
     assert_one_line_error(cli("convert", saved_model, "-o", str(out)), 1, "output directory does not exist")
+
+
+def test_convert_verify(saved_model, tmp_path):
+    out = tmp_path / "v.tflite"
+    res = cli("convert", saved_model, "-o", str(out), "--verify")
+    assert res.returncode == 0, res.stderr
+    first = res.stdout.splitlines()[0]
+    assert first.startswith("verified: max abs error vs source: serving_default/y "), first
+    assert float(first.rsplit(" ", 1)[1]) <= 1e-5
+    assert out.exists()

@@ -9,7 +9,12 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["ConversionError", "OpsSet", "Optimize", "TFLiteConverter", "TargetSpec", "__version__", "convert"]
+# ``liteconvert.check`` is the function (the submodule of the same name is imported here, light and free of
+# TensorFlow, so that the function, bound after it, is what the attribute stays).
+from .check import check
+
+__all__ = ["ConversionError", "OpsSet", "Optimize", "TFLiteConverter", "TargetSpec", "__version__", "check",
+           "convert"]
 
 
 def __getattr__(name: str) -> Any:

@@ -6,7 +6,7 @@ import enum
 import os
 import tempfile
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     ConversionError,
@@ -18,6 +18,9 @@ from .errors import (
     UnsupportedOpsError,
 )
 from .ir import Model, check_invariants
+
+if TYPE_CHECKING:
+    from .verify import VerifyReport
 
 
 class OpsSet(enum.Enum):
@@ -74,6 +77,7 @@ class TFLiteConverter:
         self.experimental_new_converter = True
         self.metadata: Any = None
         self.pipeline: list[list[str]] | None = None
+        self.warnings: list[str] = []  # set by convert(): what the model needs beyond builtins
 
     # -- constructors -------------------------------------------------------------------------------------------
     @classmethod
@@ -146,40 +150,110 @@ class TFLiteConverter:
         if bad:
             raise InvalidOptionError(f"target_spec.supported_ops has unknown value(s) {bad}. "
                                      f"Fix: use liteconvert.OpsSet members ({', '.join(sorted(known))}).")
-        if ops - {"TFLITE_BUILTINS"}:
+        if ops - {"TFLITE_BUILTINS", "SELECT_TF_OPS"}:
             raise FeatureNotImplementedError(
-                f"target_spec.supported_ops={sorted(ops)}: only TFLITE_BUILTINS is built yet (Select TF ops and "
-                "integer op sets are coming). Fix: use [OpsSet.TFLITE_BUILTINS].")
+                f"target_spec.supported_ops={sorted(ops)}: only TFLITE_BUILTINS and SELECT_TF_OPS are built yet "
+                "(integer op sets are coming). Fix: use [OpsSet.TFLITE_BUILTINS, OpsSet.SELECT_TF_OPS].")
+        if "TFLITE_BUILTINS" not in ops:
+            raise FeatureNotImplementedError(
+                "target_spec.supported_ops without TFLITE_BUILTINS (every op as a Flex op) is not supported. "
+                "Fix: use [OpsSet.TFLITE_BUILTINS, OpsSet.SELECT_TF_OPS]; ops with a builtin stay builtin.")
         types = {_dtype_name(t) for t in self.target_spec.supported_types}
         if types - {"float32", "tf.float32"}:
             raise FeatureNotImplementedError(f"target_spec.supported_types={sorted(t or '' for t in types)}: "
                                              "float16/int8 conversion is not built yet. Fix: leave it empty.")
-        if self.allow_custom_ops:
-            raise FeatureNotImplementedError("allow_custom_ops=True: emitting custom ops is not built yet. "
-                                             "Fix: leave it False.")
-        if self.metadata is not None:
-            raise FeatureNotImplementedError("metadata: attaching TFLite metadata is not built yet.")
 
     def convert_to_ir(self) -> Model:
         """Run the frontend and the pass pipeline; return the IR (what :meth:`convert` serializes)."""
         self._check_options()
         from .frontends.tensorflow import import_graphs
+        from .frontends.tensorflow.policy import LoweringPolicy
         from .passes import run_pipeline
 
         graphs = self._load()
-        model = import_graphs(graphs)
+        self._graphs = graphs
+        policy = LoweringPolicy(
+            allow_select_tf_ops="SELECT_TF_OPS" in {_name(o) for o in self.target_spec.supported_ops},
+            allow_custom_ops=bool(self.allow_custom_ops))
+        model = import_graphs(graphs, policy)
         check = bool(os.environ.get("LITECONVERT_CHECK_INVARIANTS"))  # set by the test suite
         if check:
             check_invariants(model)
         run_pipeline(model, self.pipeline, check=check)
-        legalize(model)
+        try:
+            legalize(model)
+        except UnsupportedOpsError as e:  # name the source ops, as the importer does
+            raise UnsupportedOpsError([_source_problem(p, policy) for p in e.problems]) from None
+        self._warn_fallbacks(policy)
         return model
+
+    def _warn_fallbacks(self, policy: Any) -> None:
+        """Warn when the model needs more than the standard runtime: Flex ops, custom ops."""
+        import warnings
+
+        from .errors import ConversionWarning
+
+        self.warnings = []
+        flex_ops = sorted({r.op_type for r in policy.emitted("flex")})
+        custom_ops = sorted({r.op_type for r in policy.emitted("custom")})
+        if flex_ops:
+            from .check import FLEX_RUNTIME_NOTE
+
+            self.warnings.append(f"the model uses Select TF ops ({', '.join('Flex' + o for o in flex_ops)}): "
+                                 f"{FLEX_RUNTIME_NOTE}.")
+        if custom_ops:
+            self.warnings.append(f"the model uses custom ops ({', '.join(custom_ops)}): the runtime needs a kernel "
+                                 "for each, registered under that exact name (C++: "
+                                 "MutableOpResolver::AddCustom; Python: Interpreter(custom_op_registerers=...)).")
+        for w in self.warnings:
+            warnings.warn(w, ConversionWarning, stacklevel=4)  # the caller of convert()
+
+    def check(self) -> Any:
+        """Evaluate the model without converting: a :class:`liteconvert.check.CheckReport` that says, per
+        source op, whether it maps to LiteRT builtins, needs Select TF ops or a custom op, or cannot run."""
+        from .check import check_graphs
+
+        return check_graphs(self._load(), self._source, self.pipeline)
 
     def convert(self) -> bytes:
         """Convert the model; returns the ``.tflite`` flatbuffer bytes."""
         from .tflite.writer import serialize
 
-        return serialize(self.convert_to_ir())
+        data = serialize(self.convert_to_ir())
+        if self.metadata is not None:  # TFLite metadata (liteconvert.metadata): a builder, dict or M001 bytes
+            from .metadata import attach
+
+            data = attach(data, self.metadata)
+        return data
+
+    def verify(self, data: bytes, batch: int = 2, dynamic_dim: int = 32, seed: int = 0) -> VerifyReport:
+        """Run the source model and the converted ``data`` in LiteRT on the same random inputs; compare.
+
+        Dynamic dimensions are set to ``batch`` (the first) and ``dynamic_dim`` (the others).
+        """
+        from ._console import silenced
+        from .verify import VerifyReport, compare, random_inputs, run_tflite, signature_specs
+
+        graphs = getattr(self, "_graphs", None) or self._load()
+        report = VerifyReport()
+        for g in graphs:
+            if g.reference is None:
+                continue
+            specs = signature_specs(data, g.key)
+            inputs = random_inputs(specs, batch=batch, seed=seed, dynamic_dim=dynamic_dim)
+            with silenced():
+                ref = g.reference(inputs)
+            got = run_tflite(data, inputs, g.key)
+            report.signatures[g.key] = compare(got, ref)
+        return report
+
+
+def _source_problem(p: OpProblem, policy: Any) -> OpProblem:
+    rec = policy.record_for(p.node)
+    if rec is None:
+        return p
+    return OpProblem(rec.op_type, p.node, f"{p.op_type}: {p.reason}", rec.layer, status="limited",
+                     limitation="pattern")
 
 
 def legalize(model: Model) -> None:

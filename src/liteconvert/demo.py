@@ -69,6 +69,7 @@ class DemoReport:
 
 def run_demo(output_path: str | None = None) -> DemoReport:
     from .converter import TFLiteConverter, write_atomic
+    from .inspect import inspect_model
     from .verify import random_inputs, run_tflite, signature_specs
 
     model = build_model()
@@ -77,7 +78,7 @@ def run_demo(output_path: str | None = None) -> DemoReport:
     seconds = time.perf_counter() - start
     if output_path:
         write_atomic(output_path, data)
-    summary = _summary(data)
+    summary = inspect_model(data)
     specs = signature_specs(data)
     errors: dict[str, float] = {}
     batches = [1, 4]
@@ -90,39 +91,12 @@ def run_demo(output_path: str | None = None) -> DemoReport:
     sig = summary["signatures"][0]
     return DemoReport(
         signature=sig["key"],
-        inputs={n: (t["shape"], t["dtype"]) for n, t in sig["inputs"].items()},
-        outputs={n: (t["shape"], t["dtype"]) for n, t in sig["outputs"].items()},
-        ops=summary["ops"],
+        inputs={t["name"]: (t["shape"], t["dtype"]) for t in sig["inputs"]},
+        outputs={t["name"]: (t["shape"], t["dtype"]) for t in sig["outputs"]},
+        ops={f"{o['op']} v{o['version']}": o["count"] for o in summary["ops"]},
         size=len(data),
         max_abs_error=errors,
         convert_seconds=seconds,
         batches=batches,
     )
 
-
-def _summary(data: bytes) -> dict[str, Any]:
-    """Signatures and op histogram of a model, as LiteRT and the schema bindings see it."""
-    from .tflite.schema import builtin_names, fb
-    from .verify import make_interpreter
-
-    interp = make_interpreter(data)
-    sigs = []
-    for key in interp.get_signature_list():
-        runner = interp.get_signature_runner(key)
-
-        def side(details: dict[str, Any]) -> dict[str, Any]:
-            return {n: {"shape": [int(v) for v in d["shape_signature"]], "dtype": np.dtype(d["dtype"]).name}
-                    for n, d in details.items()}
-
-        sigs.append({"key": key, "inputs": side(runner.get_input_details()),
-                     "outputs": side(runner.get_output_details())})
-    m = fb().Model.GetRootAs(data, 0)
-    names = builtin_names()
-    ops: dict[str, int] = {}
-    for s in range(m.SubgraphsLength()):
-        sg = m.Subgraphs(s)
-        for i in range(sg.OperatorsLength()):
-            code = m.OperatorCodes(sg.Operators(i).OpcodeIndex())
-            name = names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())]
-            ops[name] = ops.get(name, 0) + 1
-    return {"signatures": sigs, "ops": ops}

@@ -30,6 +30,10 @@ class InvalidOptionError(ConversionError, ValueError):
     pass
 
 
+class ConversionWarning(UserWarning):
+    """The model converted but needs more than the standard LiteRT runtime (Flex delegate, custom kernels)."""
+
+
 @dataclass(frozen=True)
 class OpProblem:
     """One source op that could not be lowered."""
@@ -43,7 +47,8 @@ class OpProblem:
 
 
 class UnsupportedOpsError(ConversionError):
-    """Every op that could not be lowered, all at once."""
+    """Every op that could not be lowered, all at once: ``summary`` is one line; ``str(err)`` adds the table
+    that ``liteconvert check`` prints for these ops (where each comes from and what to do)."""
 
     def __init__(self, problems: list[OpProblem]):
         self.problems = problems
@@ -66,5 +71,5 @@ class UnsupportedOpsError(ConversionError):
             reasons = sorted({p.reason for p in items})
             parts.append(f"{op_type} x{len(items)} [{'; '.join(reasons)}] at {nodes}")
         return (f"{len(self.problems)} op(s) cannot be converted to LiteRT builtin ops: " + " | ".join(parts)
-                + ". Fix: see the table: replace them in the model, or convert with Select TF ops "
-                "(--allow-select-tf-ops) or custom ops (--allow-custom-ops) where it says so.")
+                + ". Fix: replace them in the model, or allow Select TF ops (--allow-select-tf-ops) or custom ops "
+                "(--allow-custom-ops) where 'liteconvert check' says they fit; it shows where each op comes from.")

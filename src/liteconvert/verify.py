@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,24 @@ def make_interpreter(model: bytes, num_threads: int = 1) -> Any:
     return interp
 
 
+@dataclass
+class VerifyReport:
+    """Per signature, the comparison of each output with the source model's."""
+
+    signatures: dict[str, list[Comparison]] = field(default_factory=dict)
+
+    @property
+    def worst(self) -> float:
+        return max((c.relative for cs in self.signatures.values() for c in cs), default=0.0)
+
+    def ok(self, tolerance: float = 1e-5) -> bool:
+        return self.worst <= tolerance
+
+    def text(self) -> str:
+        parts = [f"{key}/{c.name} {c.max_abs_error:.2e}" for key, cs in self.signatures.items() for c in cs]
+        return "max abs error vs source: " + (", ".join(parts) or "nothing to compare")
+
+
 def run_tflite(model: bytes, inputs: Mapping[str, np.ndarray], signature: str | None = None,
                num_threads: int = 1) -> dict[str, np.ndarray]:
     """Run one signature of a ``.tflite`` model (bytes) on named inputs; returns named outputs."""
@@ -56,12 +74,14 @@ def compare(outputs: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarra
 
 
 def random_inputs(specs: Mapping[str, tuple[tuple[int, ...], str]], batch: int = 1, seed: int = 0,
-                  ) -> dict[str, np.ndarray]:
-    """Random inputs for ``{name: (shape_signature, dtype)}``, with -1 dims set to ``batch``."""
+                  dynamic_dim: int | None = None) -> dict[str, np.ndarray]:
+    """Random inputs for ``{name: (shape_signature, dtype)}``: a dynamic first dim becomes ``batch``, other
+    dynamic dims ``dynamic_dim`` (``batch`` when not given)."""
     rng = np.random.default_rng(seed)
     out = {}
     for name, (shape, dtype) in specs.items():
-        concrete = [batch if d < 0 else d for d in shape]
+        other = batch if dynamic_dim is None else dynamic_dim
+        concrete = [(batch if i == 0 else other) if d < 0 else d for i, d in enumerate(shape)]
         if np.dtype(dtype).kind == "f":
             out[name] = rng.standard_normal(concrete).astype(dtype)
         elif np.dtype(dtype).kind == "b":

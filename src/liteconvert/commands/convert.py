@@ -19,6 +19,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--saved_model_dir", "--saved-model-dir", dest="saved_model_dir", help=argparse.SUPPRESS)
     p.add_argument("--keras_model_file", "--keras-model-file", dest="keras_model_file", help=argparse.SUPPRESS)
     p.add_argument("--saved_model_tag_set", dest="tags", help="comma-separated SavedModel tags")
+    p.add_argument("--allow-select-tf-ops", "--enable_select_tf_ops", dest="select_tf_ops", action="store_true",
+                   help="emit ops with no builtin lowering as Select TF (Flex) ops; needs the Flex delegate")
+    p.add_argument("--allow-custom-ops", "--allow_custom_ops", dest="custom_ops", action="store_true",
+                   help="emit ops LiteRT cannot run as custom ops named after the source op (you supply kernels)")
+    p.add_argument("--target_ops", dest="target_ops", help=argparse.SUPPRESS)  # tflite_convert: A,B op sets
+    p.add_argument("--verify", action="store_true",
+                   help="run the source model and the result in LiteRT on random inputs and compare; "
+                        "on a mismatch nothing is written")
+    p.add_argument("--tolerance", type=float, default=1e-4,
+                   help="with --verify: largest max abs error allowed, relative to max(1, max|reference|) "
+                        "(default 1e-4)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(run=run)
 
@@ -41,12 +52,53 @@ def run(args: argparse.Namespace) -> int:
         conv = TFLiteConverter.from_saved_model(src, keys, tags)
     else:
         conv = _converter_for(src, keys)
-    data = conv.convert()
+    _apply_op_sets(conv, args)
+    import warnings
+
+    from ..errors import ConversionError, UnsupportedOpsError
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            data = conv.convert()
+        except UnsupportedOpsError as e:  # one line here; 'liteconvert check' prints the table
+            raise ConversionError(e.summary) from None
+    for w in caught:
+        sys.stderr.write(f"liteconvert: warning: {w.message}\n")
+    if args.verify:
+        _verify(conv, data, args)
     write_atomic(args.output, data)
     if not args.quiet:
         sys.stdout.write(f"wrote {args.output} ({len(data):,} bytes)\n")
     return 0
 
 
+def _apply_op_sets(conv: object, args: argparse.Namespace) -> None:
+    from ..converter import OpsSet
+
+    sets = {o.strip().upper() for o in (args.target_ops or "").split(",") if o.strip()}
+    unknown = sets - {o.value for o in OpsSet}
+    if unknown:
+        raise InvalidOptionError(f"--target_ops has unknown op set(s) {sorted(unknown)}. Fix: use "
+                                 "TFLITE_BUILTINS,SELECT_TF_OPS")
+    if args.select_tf_ops or "SELECT_TF_OPS" in sets:
+        conv.target_spec.supported_ops = {OpsSet.TFLITE_BUILTINS, OpsSet.SELECT_TF_OPS}  # type: ignore[attr-defined]
+    if args.custom_ops:
+        conv.allow_custom_ops = True  # type: ignore[attr-defined]
+
+
 def _exists(path: str) -> bool:
     return os.path.exists(path)
+
+
+def _verify(conv: object, data: bytes, args: argparse.Namespace) -> None:
+    """Compare the result with the source model on random inputs; raise (nothing written) on a mismatch."""
+    from ..errors import ConversionError
+
+    report = conv.verify(data)  # type: ignore[attr-defined]
+    if not report.ok(args.tolerance):
+        raise ConversionError(f"verification failed: {report.text()} (relative {report.worst:.2e} > "
+                              f"{args.tolerance:g}); nothing written. Fix: report the model to the liteconvert "
+                              "developers; --tolerance accepts a larger difference")
+    if not args.quiet:
+        sys.stdout.write(f"verified: {report.text()}\n")

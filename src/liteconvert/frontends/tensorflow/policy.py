@@ -1,0 +1,144 @@
+"""What the importer does with each TF node: lower it to builtins, or fall back to a Flex op, a custom op, or
+a recorded problem. ``convert`` and ``check`` share this one decision (and the importer's one graph walk).
+
+For every node the policy keeps a :class:`NodeRecord`: the status the node *needs* (independent of the flags)
+and what was emitted. Statuses:
+
+``builtin``      lowered to LiteRT builtin ops
+``limited``      a builtin lowering exists, but this node is outside it (dtype, rank, dynamic dimension,
+                 attribute value, non-constant input)
+``select``       no builtin lowering; TF's Flex delegate can run it (needs Select TF ops)
+``custom``       no builtin lowering and not in the Flex allowlist: needs a custom op and a user kernel
+``unsupported``  cannot run on LiteRT at all (Python callbacks, resource/variant values)
+
+A ``limited`` node falls back like ``select`` when its op type is in the Flex allowlist, else like ``custom``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ...errors import OpProblem
+from ...ir import Op
+from ...tflite.kernel_dtypes import kernel_limitation
+from . import flex
+from .registry import Rule, Unsupported
+
+if TYPE_CHECKING:
+    from .importer import LowerCtx, Node
+
+BUILTIN, LIMITED, SELECT, CUSTOM, UNSUPPORTED = "builtin", "limited", "select", "custom", "unsupported"
+
+
+@dataclass
+class NodeRecord:
+    op_type: str
+    node: str
+    layer: str | None
+    status: str
+    litert: tuple[str, ...] = ()  # LiteRT ops it became (or would become)
+    reason: str = ""
+    limitation: str | None = None  # for "limited": dtype | rank | dynamic dimension | attribute value | ...
+    emitted: str | None = None  # "builtin", "flex", "custom", or None when it is a problem
+    signature: str = ""
+
+    @property
+    def fallback(self) -> str | None:
+        """The op set that could carry this node when builtins cannot: ``select``, ``custom`` or None."""
+        if self.status in (BUILTIN, UNSUPPORTED):
+            return None
+        return SELECT if flex.is_flex_allowed(self.op_type) else CUSTOM
+
+
+def classify_limitation(reason: str) -> str:
+    """Sort a rule's ``Unsupported`` reason into the kind of limitation it describes."""
+    r = reason.lower()
+    if "dtype" in r or "int64" in r or "float64" in r or " type " in f" {r} ":
+        return "dtype"
+    if "dynamic" in r or "unknown dim" in r or "static" in r or "unknown shape" in r:
+        return "dynamic dimension"
+    if "rank" in r:
+        return "rank"
+    if "must be a constant" in r or "constant input" in r or "non-constant" in r:
+        return "non-constant input"
+    return "attribute value"
+
+
+@dataclass
+class LoweringPolicy:
+    """Decides the fate of each node; ``allow_select_tf_ops`` / ``allow_custom_ops`` mirror the converter's
+    flags. ``records`` lists every computing node of every imported graph, in import order."""
+
+    allow_select_tf_ops: bool = False
+    allow_custom_ops: bool = False
+    records: list[NodeRecord] = field(default_factory=list)
+
+    def lower(self, ctx: LowerCtx, node: Node, rule: Rule | None, layer: str | None) -> OpProblem | None:
+        """Lower ``node`` (with ``rule``, which may be None); return the problem when it cannot be carried."""
+        rec = NodeRecord(node.type, node.name, layer, BUILTIN, signature=ctx.subgraph.name)
+        self.records.append(rec)
+        never = flex.NEVER_CONVERTIBLE.get(node.type)
+        odd = [t.dtype for t in (*node.inputs, *node.outputs) if t.dtype in ("resource", "variant")]
+        if never or (odd and not flex.is_flex_allowed(node.type)):
+            rec.status = UNSUPPORTED
+            rec.reason = never or f"it reads or writes a {odd[0]} value, which LiteRT cannot hold"
+            return self._problem(rec)
+        if rule is None:
+            rec.status = SELECT if flex.is_flex_allowed(node.type) else CUSTOM
+            rec.reason = "no lowering to LiteRT builtin ops"
+            return self._fallback(ctx, node, rec)
+        sg_ops = ctx.subgraph.ops
+        start = len(sg_ops)
+        try:
+            rule(ctx, node)
+        except Unsupported as e:
+            del sg_ops[start:]
+            node.forwarded.clear()
+            rec.status, rec.reason = LIMITED, str(e)
+            rec.limitation = getattr(e, "kind", None) or classify_limitation(rec.reason)
+            return self._fallback(ctx, node, rec)
+        emitted = sg_ops[start:]
+        rec.litert = tuple(dict.fromkeys(op.kind for op in emitted))
+        for op in emitted:
+            why = kernel_limitation(op)
+            if why:
+                del sg_ops[start:]
+                node.forwarded.clear()
+                rec.status, rec.reason, rec.limitation = LIMITED, why, "dtype"
+                return self._fallback(ctx, node, rec)
+        rec.emitted = "builtin"
+        return None
+
+    def _fallback(self, ctx: LowerCtx, node: Node, rec: NodeRecord) -> OpProblem | None:
+        if rec.fallback == SELECT and self.allow_select_tf_ops:
+            rec.emitted = "flex"
+            self._emit(ctx, node, flex.FLEX_PREFIX + node.type,
+                       flex.flex_custom_options(node.tf_op.node_def))
+            return None
+        if self.allow_custom_ops:
+            rec.emitted = "custom"
+            self._emit(ctx, node, node.type, flex.custom_op_options(node.tf_op.node_def))
+            return None
+        return self._problem(rec)
+
+    @staticmethod
+    def _emit(ctx: LowerCtx, node: Node, code: str, options: bytes) -> None:
+        # Straight into the subgraph: a Flex or custom op is never constant-folded.
+        ctx.subgraph.ops.append(Op("CUSTOM", list(node.inputs), list(node.outputs), source=node.name,
+                                   custom_code=code, custom_options=options))
+
+    @staticmethod
+    def _problem(rec: NodeRecord) -> OpProblem:
+        return OpProblem(rec.op_type, rec.node, rec.reason, rec.layer, status=rec.status,
+                         limitation=rec.limitation)
+
+    # -- summaries ----------------------------------------------------------------------------------------
+    def emitted(self, kind: str) -> list[NodeRecord]:
+        return [r for r in self.records if r.emitted == kind]
+
+    def record_for(self, node_name: str) -> NodeRecord | None:
+        for r in self.records:
+            if r.node == node_name:
+                return r
+        return None
