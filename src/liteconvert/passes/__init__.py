@@ -20,15 +20,21 @@ def register_pass(fn: Pass) -> Pass:
 
 
 def _load() -> None:
-    from . import cleanup, fold, fuse  # noqa: F401
+    from . import cleanup, fold, fuse, patterns, simplify  # noqa: F401
 
     PASSES.setdefault("fold_constants", fold.fold_constants)
 
 
 # Phases: each inner list runs to a fixed point before the next starts.
 DEFAULT_PIPELINE: list[list[str]] = [
-    ["fold_constants", "remove_dead_ops", "remove_identity_arithmetic", "simplify_reshapes", "cancel_transposes"],
-    ["fold_mul_into_weights", "fuse_bias", "fuse_activation", "remove_dead_ops"],
+    # fuse_repeat_to_resize reads the reshapes of a repeat before simplify_reshapes merges them.
+    ["fold_constants", "remove_dead_ops", "remove_identity_arithmetic", "fuse_repeat_to_resize",
+     "merge_nearest_resizes", "simplify_reshapes", "cancel_transposes", "fuse_elementwise_functions",
+     "fuse_dilated_conv", "fuse_tensordot", "fold_pad_into_conv", "drop_trivial_reductions",
+     "keep_dims_into_reduction", "drop_identity_reshapes",
+     "drop_reshape_before_fully_connected"],
+    ["hoist_through_reshape", "distribute_over_concat", "fold_mul_into_weights", "fuse_bias", "fuse_activation",
+     "remove_dead_ops"],
     ["remove_dead_ops"],
 ]
 

@@ -204,7 +204,7 @@ def try_fold(op: Op) -> bool:
     if any(r.size > max(_MAX_GROWTH_ELEMENTS, 2 * in_size) for r in results):
         return False
     for t, r in zip(op.outputs, results, strict=True):
-        r = np.ascontiguousarray(np.asarray(r).astype(t.dtype, copy=False))
+        r = np.asarray(np.asarray(r).astype(t.dtype, copy=False), order="C")  # (ascontiguousarray makes 0-d 1-d)
         if t.shape is not None and -1 not in t.shape and tuple(r.shape) != tuple(t.shape):
             return False
         t.data = r

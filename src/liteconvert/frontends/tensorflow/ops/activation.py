@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..importer import LowerCtx, Node
-from ..registry import Unsupported, register
+from ..registry import register
 
 _SIMPLE = {"Relu": "RELU", "Relu6": "RELU6", "Sigmoid": "LOGISTIC", "Tanh": "TANH", "Elu": "ELU"}
 
@@ -41,6 +41,17 @@ def softplus(ctx: LowerCtx, node: Node) -> None:
     ctx.emit("ADD", [r, lg], node.out())
 
 
+@register("Softsign")
+def softsign(ctx: LowerCtx, node: Node) -> None:
+    """Softsign -> x / (1 + |x|)."""
+    x = node.inputs[0]
+    a = ctx.tensor(node.name + "/abs", x.dtype, x.shape)
+    d = ctx.tensor(node.name + "/denominator", x.dtype, x.shape)
+    ctx.emit("ABS", [x], a)
+    ctx.emit("ADD", [a, ctx.const(np.ones((), dtype=x.dtype), node.name + "/one")], d)
+    ctx.emit("DIV", [x, d], node.out())
+
+
 @register("Selu")
 def selu(ctx: LowerCtx, node: Node) -> None:
     """Selu -> scale * elu(x) with the negative part times alpha."""
@@ -70,11 +81,8 @@ def softmax(ctx: LowerCtx, node: Node) -> None:
         ctx.emit("LOG_SOFTMAX", [node.inputs[0]], node.out())
 
 
-@register("Erf")
+@register("Erf", "Erfc")
 def erf(ctx: LowerCtx, node: Node) -> None:
-    """Erf: only inside GELU, which the importer recognises; a lone Erf has no LiteRT builtin."""
-    ctx.emit("ERF", [node.inputs[0]], node.out())
-
-
-def check_no_erf() -> None:
-    raise Unsupported("Erf outside a GELU pattern has no LiteRT builtin")
+    """Erf / Erfc -> ERF / ERFC placeholders: ``fuse_elementwise_functions`` turns the GELU around them into
+    GELU; one left over has no LiteRT builtin and ``legalize`` reports it."""
+    ctx.emit(node.type.upper(), [node.inputs[0]], node.out())

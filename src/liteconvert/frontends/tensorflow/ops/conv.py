@@ -33,7 +33,7 @@ def conv2d(ctx: LowerCtx, node: Node) -> None:
     sh, sw = hw_pair(node.attr("strides"), "strides")
     dh, dw = hw_pair(node.attr("dilations", [1, 1, 1, 1]), "dilations")
     x, padding = _padding(ctx, node, x)
-    kh, kw, cin, cout = w.shape
+    _, _, cin, cout = w.shape
     channels = x.shape[-1] if x.shape else -1
     attrs = dict(padding=padding, stride_h=sh, stride_w=sw, dilation_h_factor=dh, dilation_w_factor=dw)
     groups = channels // cin if channels > 0 else 1
@@ -42,8 +42,13 @@ def conv2d(ctx: LowerCtx, node: Node) -> None:
         bias = ctx.const(np.zeros(cout, dtype=w.dtype), node.name + "/bias")
         ctx.emit("CONV_2D", [x, filt, bias], node.out(), **attrs)
         return
-    # Grouped: SPLIT the input channels, one CONV_2D per group, CONCATENATION of the results.
     per = cout // groups
+    if cin == 1:  # one input channel per group is a depthwise convolution (ConvNeXt's Conv2D(groups=C))
+        filt = ctx.const(np.ascontiguousarray(w.reshape(1, *w.shape[:2], cout)), node.name + "/filter")
+        bias = ctx.const(np.zeros(cout, dtype=w.dtype), node.name + "/bias")
+        ctx.emit("DEPTHWISE_CONV_2D", [x, filt, bias], node.out(), depth_multiplier=per, **attrs)
+        return
+    # Grouped: SPLIT the input channels, one CONV_2D per group, CONCATENATION of the results.
     parts = [ctx.tensor(f"{node.name}/group{g}/in", x.dtype, (*x.shape[:-1], cin)) for g in range(groups)]
     ctx.emit("SPLIT", [int32_const(ctx, 3, node.name + "/axis"), x], parts, num_splits=groups)
     outs = []
@@ -79,8 +84,12 @@ def conv2d_transpose(ctx: LowerCtx, node: Node) -> None:
     require_nhwc(node)
     sizes, w, x = node.inputs[0], node.const_input(1, "filter"), node.inputs[2]
     sh, sw = hw_pair(node.attr("strides"), "strides")
-    if hw_pair(node.attr("dilations", [1, 1, 1, 1]), "dilations") != (1, 1):
-        raise Unsupported("dilated transposed convolution")
+    dh, dw = hw_pair(node.attr("dilations", [1, 1, 1, 1]), "dilations")
+    if (dh, dw) != (1, 1):  # TRANSPOSE_CONV has no dilation: the same filter with zeros between its taps
+        kh, kw = w.shape[:2]
+        dilated = np.zeros(((kh - 1) * dh + 1, (kw - 1) * dw + 1, *w.shape[2:]), dtype=w.dtype)
+        dilated[::dh, ::dw] = w
+        w = dilated
     pad = node.attr("padding")
     if pad not in ("SAME", "VALID"):
         raise Unsupported(f"padding {pad}")

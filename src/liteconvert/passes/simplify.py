@@ -1,0 +1,204 @@
+"""Graph simplifications that make our graphs smaller than Google's converter's on the zoo.
+
+* ``fold_pad_into_conv``: an explicit zero PAD in front of a VALID convolution whose amounts are exactly what
+  SAME padding would add (Keras's ZeroPadding2D + Conv2D(strides=2, padding="valid") in MobileNet, ResNet...)
+  becomes one SAME convolution.
+* ``drop_trivial_reductions``: a MEAN/SUM/max/min over axes that all have size 1 (global pooling of a 1x1 map)
+  is a reshape, or nothing when it keeps the dims.
+* ``keep_dims_into_reduction``: a reduction without keep_dims followed only by a RESHAPE that puts the reduced
+  axes back as 1s (squeeze-and-excite blocks) becomes one reduction with keep_dims.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Model, Op, Subgraph, Tensor, const
+from . import register_pass
+
+_REDUCTIONS = ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD")
+
+
+def _only_reader(sg: Subgraph, users: dict[int, list[Op]], t: Tensor) -> Op | None:
+    if any(o is t for o in sg.outputs):
+        return None
+    readers = users.get(t.uid, [])
+    return readers[0] if len(readers) == 1 else None
+
+
+def _same_pads(size: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
+    """TFLite's SAME padding (before, after) along one spatial axis."""
+    out = -(-size // stride)
+    eff = (k - 1) * dilation + 1
+    total = max((out - 1) * stride + eff - size, 0)
+    return total // 2, total - total // 2
+
+
+def _kernel_hw(op: Op) -> tuple[int, int] | None:
+    w = op.inputs[1]
+    if w is None or w.shape is None or len(w.shape) != 4:
+        return None
+    return int(w.shape[1]), int(w.shape[2])  # CONV_2D OHWI, DEPTHWISE 1HWC
+
+
+@register_pass
+def fold_pad_into_conv(model: Model) -> bool:
+    """PAD(x) -> CONV_2D/DEPTHWISE_CONV_2D(padding=VALID) with SAME's amounts: CONV(x, padding=SAME)."""
+    changed = False
+    for sg in model.subgraphs:
+        users = sg.consumers()
+        for pad in list(sg.ops):
+            if pad.kind != "PAD" or len(pad.inputs) < 2 or pad.inputs[1] is None or not pad.inputs[1].is_const:
+                continue
+            x = pad.inputs[0]
+            if x is None or x.shape is None or len(x.shape) != 4 or x.dtype != "float32" or x.quant is not None:
+                continue
+            amounts = np.asarray(pad.inputs[1].data).reshape(-1, 2)
+            if amounts.shape != (4, 2) or amounts[0].any() or amounts[3].any():
+                continue
+            conv = _only_reader(sg, users, pad.outputs[0])
+            if conv is None or conv.kind not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+                continue
+            if conv.inputs[0] is not pad.outputs[0]:
+                continue
+            if conv.attrs.get("padding") != "VALID":
+                continue
+            khw = _kernel_hw(conv)
+            if khw is None:
+                continue
+            ok = True
+            for axis, k, s, d in ((1, khw[0], conv.attrs.get("stride_h", 1), conv.attrs.get("dilation_h_factor", 1)),
+                                  (2, khw[1], conv.attrs.get("stride_w", 1), conv.attrs.get("dilation_w_factor", 1))):
+                size = x.shape[axis]
+                if size < 0 or tuple(int(a) for a in amounts[axis]) != _same_pads(size, k, s, d):
+                    ok = False
+            if not ok:
+                continue
+            conv.inputs[0] = x
+            conv.attrs["padding"] = "SAME"
+            sg.ops.remove(pad)
+            users = sg.consumers()
+            changed = True
+    return changed
+
+
+def _axes(op: Op, rank: int) -> list[int] | None:
+    a = op.inputs[1] if len(op.inputs) > 1 else None
+    if a is None or not a.is_const:
+        return None
+    return sorted({int(v) % rank for v in np.asarray(a.data).reshape(-1)})
+
+
+@register_pass
+def drop_trivial_reductions(model: Model) -> bool:
+    """A reduction over axes of size 1 changes no value: drop it (keep_dims) or make it a RESHAPE."""
+    changed = False
+    for sg in model.subgraphs:
+        outs = {t.uid for t in sg.outputs}
+        for op in list(sg.ops):
+            if op.kind not in _REDUCTIONS:
+                continue
+            x, y = op.inputs[0], op.outputs[0]
+            if x is None or x.shape is None or y.shape is None or x.dtype != y.dtype or x.quant or y.quant:
+                continue
+            axes = _axes(op, len(x.shape))
+            if axes is None or any(x.shape[a] != 1 for a in axes):
+                continue
+            if x.shape == y.shape and y.uid not in outs:
+                sg.replace_uses(y, x)
+                sg.ops.remove(op)
+                changed = True
+                continue
+            if sum(d < 0 for d in y.shape) > 1:
+                continue
+            shape = const(y.name + "/shape", np.asarray(y.shape, dtype=np.int32))
+            op.kind, op.inputs, op.attrs = "RESHAPE", [x, shape], {}
+            changed = True
+    return changed
+
+
+@register_pass
+def keep_dims_into_reduction(model: Model) -> bool:
+    """REDUCE(x, axes, keep_dims=False) -> RESHAPE back to the keep_dims shape: one REDUCE with keep_dims."""
+    changed = False
+    for sg in model.subgraphs:
+        users = sg.consumers()
+        for op in list(sg.ops):
+            if op.kind not in _REDUCTIONS or op.attrs.get("keep_dims", False):
+                continue
+            x = op.inputs[0]
+            if x is None or x.shape is None:
+                continue
+            axes = _axes(op, len(x.shape))
+            nxt = _only_reader(sg, users, op.outputs[0])
+            if axes is None or nxt is None or nxt.kind != "RESHAPE" or nxt.outputs[0].shape is None:
+                continue
+            kept = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+            target = nxt.outputs[0].shape
+            if len(target) != len(kept) or any(t != k and not (t < 0 and k < 0) for t, k in zip(target, kept,
+                                                                                               strict=True)):
+                continue
+            if sum(d < 0 for d in kept) > 1:
+                continue
+            op.attrs["keep_dims"] = True
+            op.outputs = [nxt.outputs[0]]
+            sg.ops.remove(nxt)
+            users = sg.consumers()
+            changed = True
+    return changed
+
+
+@register_pass
+def drop_identity_reshapes(model: Model) -> bool:
+    """A RESHAPE whose result has its input's shape, with at most one unknown dim (a dynamic batch), is a no-op.
+
+    ``simplify_reshapes`` only drops fully static ones; with one -1 on both sides the element counts force that
+    dim to be equal too.
+    """
+    changed = False
+    for sg in model.subgraphs:
+        outs = {t.uid for t in sg.outputs}
+        for op in list(sg.ops):
+            if op.kind not in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS"):
+                continue
+            x, y = op.inputs[0], op.outputs[0]
+            if x is None or x.shape is None or y.shape is None or y.uid in outs or x.shape != y.shape:
+                continue
+            if sum(d < 0 for d in x.shape) > 1 or x.dtype != y.dtype or x.quant is not y.quant:
+                continue
+            sg.replace_uses(y, x)
+            sg.ops.remove(op)
+            changed = True
+    return changed
+
+
+@register_pass
+def drop_reshape_before_fully_connected(model: Model) -> bool:
+    """RESHAPE(x, [-1, K]) read only by a FULLY_CONNECTED without keep_num_dims: the FC flattens x itself.
+
+    LiteRT's FULLY_CONNECTED takes any input whose element count is a multiple of its input size K and treats it
+    as [elements / K, K], so the Flatten in front of a Dense layer costs nothing.
+    """
+    changed = False
+    for sg in model.subgraphs:
+        users = sg.consumers()
+        for op in list(sg.ops):
+            if op.kind != "RESHAPE":
+                continue
+            x, y = op.inputs[0], op.outputs[0]
+            if x is None or x.shape is None or y.shape is None or len(y.shape) != 2 or x.dtype != "float32":
+                continue
+            fc = _only_reader(sg, users, y)
+            if fc is None or fc.kind != "FULLY_CONNECTED" or fc.inputs[0] is not y or fc.attrs.get("keep_num_dims"):
+                continue
+            w = fc.inputs[1]
+            if w is None or w.shape is None or len(w.shape) != 2 or y.shape[1] != w.shape[1] or y.quant or x.quant:
+                continue
+            if x.rank == 0 or (x.shape[0] >= 0 and y.shape[0] >= 0 and x.shape[0] != y.shape[0] and x.is_static
+                               and int(np.prod(x.shape)) != y.shape[0] * y.shape[1]):
+                continue
+            fc.inputs[0] = x
+            sg.ops.remove(op)
+            users = sg.consumers()
+            changed = True
+    return changed
