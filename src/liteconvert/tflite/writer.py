@@ -7,6 +7,7 @@ share one buffer, operator codes are listed once each, and the output is determi
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -52,8 +53,8 @@ class AlignedBuffer:
     offset 1 is the placeholder used while the final offsets are not known yet).
     """
 
-    def __init__(self, data: bytes, offset: int = 0):
-        self.data = data
+    def __init__(self, data: bytes | np.ndarray, offset: int = 0):
+        self.data = data  # bytes, or a 1-D uint8 array viewing a constant's memory (no copy)
         self.offset = offset
 
     @property
@@ -68,11 +69,11 @@ class AlignedBuffer:
             s.BufferAddSize(builder, len(self.data))
             return s.BufferEnd(builder)
         vec = None
-        if self.data:
+        if len(self.data):
             n = len(self.data)
             builder.StartVector(1, n, BUFFER_ALIGNMENT)
             builder.head = builder.head - n
-            builder.Bytes[builder.head:builder.head + n] = self.data
+            builder.Bytes[builder.head:builder.head + n] = memoryview(self.data)
             builder.vectorNumElems = n
             vec = builder.EndVector()
         s.BufferStart(builder)
@@ -84,12 +85,14 @@ class AlignedBuffer:
 _AlignedBuffer = AlignedBuffer  # old private name
 
 
-def tensor_bytes(t: Tensor) -> bytes:
-    """The raw buffer contents of a constant tensor, in TFLite's layout."""
+def tensor_bytes(t: Tensor) -> bytes | np.ndarray:
+    """The raw buffer contents of a constant tensor, in TFLite's layout: bytes, or a flat uint8 view of the
+    tensor's own memory when no conversion is needed (so big weights are not copied before packing)."""
     assert t.data is not None
     if t.dtype == "string":
         return _string_tensor_bytes([s if isinstance(s, bytes) else str(s).encode() for s in t.data.reshape(-1)])
-    return np.ascontiguousarray(t.data, dtype=np.dtype(t.dtype).newbyteorder("<")).tobytes()
+    arr = np.ascontiguousarray(t.data, dtype=np.dtype(t.dtype).newbyteorder("<"))
+    return arr.reshape(-1).view(np.uint8)
 
 
 def _string_tensor_bytes(items: list[bytes]) -> bytes:
@@ -147,14 +150,15 @@ def serialize(model: Model, weights_after_flatbuffer: bool | None = None) -> byt
     """
     s = fb()
     buffers: list[Any] = [AlignedBuffer(b"")]
-    buffer_index: dict[bytes, int] = {}
+    buffer_index: dict[tuple[int, bytes], int] = {}
 
-    def buffer_for(data: bytes) -> int:
-        # Identical constants share one buffer (the bytes themselves are the key).
-        if data not in buffer_index:
+    def buffer_for(data: bytes | np.ndarray) -> int:
+        # Identical constants share one buffer, keyed by size and a 128-bit digest of the bytes.
+        key = (len(data), hashlib.blake2b(memoryview(data), digest_size=16).digest())
+        if key not in buffer_index:
             buffers.append(AlignedBuffer(data))
-            buffer_index[data] = len(buffers) - 1
-        return buffer_index[data]
+            buffer_index[key] = len(buffers) - 1
+        return buffer_index[key]
 
     op_codes: list[Any] = []
     op_code_index: dict[tuple[int, str | None, int], int] = {}
@@ -230,7 +234,7 @@ def serialize(model: Model, weights_after_flatbuffer: bool | None = None) -> byt
     if weights_after_flatbuffer is None:
         weights_after_flatbuffer = sum(len(b.data) for b in const_buffers) > APPEND_THRESHOLD
     if weights_after_flatbuffer:
-        return _pack_with_appended(mt, [b for b in const_buffers if b.data])
+        return _pack_with_appended(mt, [b for b in const_buffers if len(b.data)])
     return pack_model(mt)
 
 
@@ -249,7 +253,7 @@ def _pack_with_appended(mt: Any, appended: list[AlignedBuffer]) -> bytes:
     out = bytearray(head2)
     for b in appended:
         out += b"\0" * (b.offset - len(out))
-        out += b.data
+        out += memoryview(b.data)
     return bytes(out)
 
 
@@ -276,9 +280,12 @@ def pack_model(model_t: Any) -> bytes:
             b = AlignedBuffer(bytes(data) if data is not None and len(data) else b"")
         buffers.append(b)
     model_t.buffers = buffers
-    builder = flatbuffers.Builder(1024 + sum(len(b.data) for b in buffers if b.inline))
+    # Size the builder once: growing it doubles and copies the whole model.
+    items = sum(len(sg.tensors or []) + len(sg.operators or []) for sg in model_t.subgraphs or [])
+    data = sum(len(b.data) + BUFFER_ALIGNMENT for b in buffers if b.inline)
+    builder = flatbuffers.Builder(4096 + data + 256 * items)
     builder.Finish(model_t.Pack(builder), file_identifier=FILE_IDENTIFIER)
-    return bytes(builder.Output())
+    return bytes(memoryview(builder.Bytes)[builder.Head():])  # one copy (Output() would make two)
 
 
 def _tensor_map(name: str, index: int) -> Any:
