@@ -123,9 +123,22 @@ class Subgraph:
 
     def replace_uses(self, old: Tensor, new: Tensor) -> None:
         """Make every reader of ``old`` (ops and subgraph outputs) read ``new`` instead."""
+        self.replace_many({old.uid: new})
+
+    def replace_many(self, mapping: dict[int, Tensor]) -> None:
+        """Replace every use of the tensors with uids in ``mapping`` in one sweep (chains are followed)."""
+        if not mapping:
+            return
+
+        def resolve(t: Tensor | None) -> Tensor | None:
+            while t is not None and t.uid in mapping:
+                t = mapping[t.uid]
+            return t
+
         for op in self.ops:
-            op.inputs = [new if t is old else t for t in op.inputs]
-        self.outputs = [new if t is old else t for t in self.outputs]
+            if any(t is not None and t.uid in mapping for t in op.inputs):
+                op.inputs = [resolve(t) for t in op.inputs]
+        self.outputs = [resolve(t) for t in self.outputs]  # type: ignore[misc]
 
 
 @dataclass(eq=False)

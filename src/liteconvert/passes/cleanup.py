@@ -96,7 +96,9 @@ def cancel_transposes(model: Model) -> bool:
 
 def _is_const_value(t: object, value: float) -> bool:
     data = getattr(t, "data", None)
-    return data is not None and data.size > 0 and bool(np.all(data == value))
+    if data is None or data.size == 0 or data.reshape(-1)[0] != value:  # cheap rejection first
+        return False
+    return bool(np.all(data == value))
 
 
 @register_pass
@@ -105,21 +107,25 @@ def remove_identity_arithmetic(model: Model) -> bool:
     changed = False
     for sg in model.subgraphs:
         outs = {t.uid for t in sg.outputs}
-        for op in list(sg.ops):
-            if op.kind not in ("MUL", "DIV", "ADD", "SUB") or op.attrs.get("fused_activation_function",
-                                                                            "NONE") != "NONE":
-                continue
-            neutral = 1.0 if op.kind in ("MUL", "DIV") else 0.0
-            a, b = op.inputs[0], op.inputs[1]
+        alias: dict[int, Tensor] = {}
+        kept: list[Op] = []
+        for op in sg.ops:
             keep = None
-            if _is_const_value(b, neutral):
-                keep = a
-            elif op.kind in ("MUL", "ADD") and _is_const_value(a, neutral):
-                keep = b
+            if op.kind in ("MUL", "DIV", "ADD", "SUB") and op.attrs.get("fused_activation_function",
+                                                                         "NONE") == "NONE":
+                neutral = 1.0 if op.kind in ("MUL", "DIV") else 0.0
+                a, b = op.inputs[0], op.inputs[1]
+                if _is_const_value(b, neutral):
+                    keep = a
+                elif op.kind in ("MUL", "ADD") and _is_const_value(a, neutral):
+                    keep = b
             y = op.outputs[0]
             if keep is None or keep.shape != y.shape or keep.dtype != y.dtype or y.uid in outs:
+                kept.append(op)
                 continue
-            sg.replace_uses(y, keep)
-            sg.ops.remove(op)
+            alias[y.uid] = keep
+        if alias:
+            sg.ops = kept
+            sg.replace_many(alias)
             changed = True
     return changed
