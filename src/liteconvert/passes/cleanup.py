@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Model, Op, Subgraph
+from ..ir import Model, Op, Subgraph, Tensor
 from . import register_pass
 
 
