@@ -9,6 +9,8 @@ Subcommands live in ``liteconvert.commands`` (one module each). Every failure is
  2    bad command line (unknown flag, bad flag value, missing argument)
  3    input not found
 ====  ===========================================================
+
+``liteconvert check`` adds its own codes for what a model needs (10, 11, 12; see ``commands/check.py``).
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-SUBCOMMANDS = ["convert"]
-OPTIONAL_SUBCOMMANDS = ["inspect", "demo", "check", "metadata"]  # present as their modules land
+SUBCOMMANDS = ["convert", "check", "inspect", "metadata", "demo"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND = 0, 1, 2, 3
 
@@ -40,14 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"liteconvert {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
-    for name in SUBCOMMANDS + OPTIONAL_SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f".commands.{name}", __package__)
-        except ModuleNotFoundError as e:
-            if name in OPTIONAL_SUBCOMMANDS and e.name and e.name.endswith(f"commands.{name}"):
-                continue
-            raise
-        module.add_parser(sub)
+    for name in SUBCOMMANDS:
+        importlib.import_module(f".commands.{name}", __package__).add_parser(sub)
     return parser
 
 
