@@ -171,11 +171,11 @@ class TFLiteConverter:
         from .passes import run_pipeline
 
         graphs = self._load()
-        self._graphs = graphs
         policy = LoweringPolicy(
             allow_select_tf_ops="SELECT_TF_OPS" in {_name(o) for o in self.target_spec.supported_ops},
             allow_custom_ops=bool(self.allow_custom_ops))
         model = import_graphs(graphs, policy)
+        del graphs  # the frozen graphs (and a loaded SavedModel's variables) are not needed past the import
         check = bool(os.environ.get("LITECONVERT_CHECK_INVARIANTS"))  # set by the test suite
         if check:
             check_invariants(model)
@@ -234,7 +234,7 @@ class TFLiteConverter:
         from ._console import silenced
         from .verify import VerifyReport, compare, random_inputs, run_tflite, signature_specs
 
-        graphs = getattr(self, "_graphs", None) or self._load()
+        graphs = self._load()  # loaded again: convert() does not keep the source model alive
         report = VerifyReport()
         for g in graphs:
             if g.reference is None:
