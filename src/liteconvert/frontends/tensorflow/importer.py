@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -152,7 +153,12 @@ def _import_one(loaded: LoadedGraph, policy: LoweringPolicy) -> tuple[Subgraph, 
 
     input_tensor_names = {tname: uname for uname, tname in loaded.inputs}
     fetch_ops = [graph.get_tensor_by_name(t).op for _, t in loaded.outputs]
-    for op in _topo_order(graph, fetch_ops):
+    order = _topo_order(graph, fetch_ops)
+    # Readers left per TF tensor: a value nobody will read again is dropped at once, so the source layout of
+    # a weight (HWIO, say) is freed as soon as its lowered copy exists instead of living to the end.
+    readers_left = Counter(t.name for op in order for t in op.inputs)
+    pinned = {t for _, t in loaded.outputs} | set(input_tensor_names)
+    for op in order:
         outputs = [
             Tensor(unique_name(names, op.name if i == 0 else f"{op.name}:{i}"), tf_dtype_name(t.dtype),
                    tf_shape(t.shape), source=op.name)
@@ -185,6 +191,10 @@ def _import_one(loaded: LoadedGraph, policy: LoweringPolicy) -> tuple[Subgraph, 
                 problems.append(problem)
         for i, t in enumerate(op.outputs):
             values[t.name] = node.forwarded.get(i, outputs[i])
+        for t in op.inputs:
+            readers_left[t.name] -= 1
+            if readers_left[t.name] == 0 and t.name not in pinned:
+                del values[t.name]
 
     # Graph inputs in signature order, outputs as the signature names them.
     by_user = {uname: tname for uname, tname in loaded.inputs}
