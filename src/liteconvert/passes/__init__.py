@@ -32,10 +32,10 @@ DEFAULT_PIPELINE: list[list[str]] = [
      "merge_nearest_resizes", "simplify_reshapes", "cancel_transposes", "fuse_elementwise_functions",
      "fuse_dilated_conv", "fuse_tensordot", "fold_pad_into_conv", "drop_trivial_reductions",
      "keep_dims_into_reduction", "drop_identity_reshapes",
-     "drop_reshape_before_fully_connected"],
+     "drop_reshape_before_fully_connected", "eliminate_common_subexpressions"],
     ["hoist_through_reshape", "distribute_over_concat", "fold_mul_into_weights", "fuse_bias", "fuse_activation",
      "remove_dead_ops"],
-    ["remove_dead_ops"],
+    ["drop_zero_fully_connected_bias", "remove_dead_ops"],
 ]
 
 MAX_ITERATIONS = 20

@@ -202,3 +202,77 @@ def drop_reshape_before_fully_connected(model: Model) -> bool:
             users = sg.consumers()
             changed = True
     return changed
+
+
+@register_pass
+def drop_zero_fully_connected_bias(model: Model) -> bool:
+    """A FULLY_CONNECTED bias that is all zeros is left out (the input is optional): a smaller file."""
+    changed = False
+    for sg in model.subgraphs:
+        for op in sg.ops:
+            if op.kind != "FULLY_CONNECTED" or len(op.inputs) < 3:
+                continue
+            b = op.inputs[2]
+            if b is None or b.data is None or b.dtype != "float32" or b.quant is not None or b.data.any():
+                continue
+            op.inputs[2] = None
+            changed = True
+    return changed
+
+
+# Ops with effects or state, or that run subgraphs: never merged.
+_IMPURE = ("VARIABLE", "RANDOM", "MULTINOMIAL", "CUSTOM", "CALL_ONCE", "WHILE", "IF", "CALL", "FLEX", "HASHTABLE")
+_HASH_LIMIT = 4096  # constants up to this many elements are compared by value; bigger ones by identity
+
+
+def _input_key(t: Tensor | None) -> object:
+    if t is None:
+        return None
+    if t.data is not None and t.data.size <= _HASH_LIMIT and t.data.dtype != object:
+        return ("const", t.dtype, tuple(t.data.shape), t.data.tobytes())
+    return t.uid
+
+
+def _attr_key(value: object) -> object:
+    if isinstance(value, (list, tuple)):
+        return tuple(_attr_key(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _attr_key(v)) for k, v in value.items()))
+    if isinstance(value, np.ndarray):
+        return (value.dtype.str, value.shape, value.tobytes())
+    return value
+
+
+@register_pass
+def eliminate_common_subexpressions(model: Model) -> bool:
+    """Two pure ops of the same kind, attributes and inputs compute the same values: keep the first.
+
+    NASNet applies the same ReLU and the same pooling to one input in several branches; Google's converter
+    merges them (MLIR's CSE), and so do we.
+    """
+    changed = False
+    for sg in model.subgraphs:
+        outs = {t.uid for t in sg.outputs}
+        seen: dict[object, Op] = {}
+        kept: list[Op] = []
+        for op in sg.ops:
+            if any(word in op.kind for word in _IMPURE) or not op.outputs:
+                kept.append(op)
+                continue
+            try:
+                key = (op.kind, op.custom_code, tuple(_input_key(t) for t in op.inputs),
+                       _attr_key(op.attrs), tuple((t.dtype, t.shape) for t in op.outputs))
+                hash(key)
+            except TypeError:
+                kept.append(op)
+                continue
+            first = seen.get(key)
+            if first is None or any(t.uid in outs for t in op.outputs):
+                seen.setdefault(key, op)
+                kept.append(op)
+                continue
+            for old, new in zip(op.outputs, first.outputs, strict=True):
+                sg.replace_uses(old, new)
+            changed = True
+        sg.ops = kept
+    return changed

@@ -7,8 +7,11 @@ how a TF graph is read. Everything after it is ours.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from ...errors import InvalidModelError, SignatureKeyError, SourceNotFoundError
 from .quiet import import_tensorflow, silenced
@@ -24,17 +27,23 @@ class LoadedGraph:
     outputs: list[tuple[str, str]]
     source: str = ""
     layer_of: dict[str, str] = field(default_factory=dict)  # node-name prefix -> Keras layer name
+    # Runs the source model: {input name: array} -> {output name: array}; used to verify the conversion.
+    reference: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None
 
 
 def _freeze(func: Any, key: str, input_names: list[str], output_names: list[str], source: str) -> LoadedGraph:
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     try:
-        frozen = convert_variables_to_constants_v2(func)
+        fast = _freeze_graph_def(func)
+        if fast is not None:
+            frozen, graph_def = fast
+        else:
+            frozen = convert_variables_to_constants_v2(func)
+            graph_def = frozen.graph.as_graph_def()
     except Exception as e:
         raise InvalidModelError(f"cannot freeze the variables of signature '{key}': {_first_line(e)}. "
                                 "Fix: make sure the model's variables are initialised (call the model once).") from None
-    graph_def = frozen.graph.as_graph_def()
     inputs = [t for t in frozen.inputs if t.dtype.name != "resource"]
     if len(inputs) != len(input_names):
         raise InvalidModelError(f"signature '{key}' has {len(inputs)} graph inputs but {len(input_names)} names")
@@ -50,6 +59,37 @@ def _freeze(func: Any, key: str, input_names: list[str], output_names: list[str]
         outputs=list(zip(output_names, [t.name for t in outputs], strict=True)),
         source=source,
     )
+
+
+class _FrozenView:
+    """What ``_freeze`` reads of a frozen function: its graph, inputs and outputs (the source function's)."""
+
+    def __init__(self, func: Any, converted: set[int]):
+        import tensorflow as tf
+        from tensorflow.python.util import object_identity
+
+        self.graph = tf.Graph()  # only its (empty) collections are read when inlining
+        captures = func.graph.internal_captures
+        gone = object_identity.ObjectIdentitySet([captures[i] for i in converted])
+        self.inputs = [t for t in func.inputs if t not in gone]
+        self.outputs = list(func.outputs)
+
+
+def _freeze_graph_def(func: Any) -> tuple[Any, Any] | None:
+    """Freeze ``func``'s variables into constants and return the GraphDef without building a new function.
+
+    ``convert_variables_to_constants_v2`` re-imports the frozen GraphDef into a new concrete function, which
+    costs seconds on large models and which we never run; the GraphDef keeps the source node names. Returns
+    None when TensorFlow's internals differ from what this expects (then the public path is used).
+    """
+    try:
+        from tensorflow.python.framework import convert_to_constants as c2c
+
+        data = c2c._FunctionConverterDataInEager(func=func, lower_control_flow=True, aggressive_inlining=False)
+        graph_def, converted = c2c._replace_variables_by_constants(converter_data=data)
+    except (ImportError, AttributeError, TypeError):
+        return None
+    return _FrozenView(func, set(converted)), graph_def
 
 
 def _inline_functions(graph_def: Any, graph: Any, fetches: list[str]) -> Any:
@@ -100,10 +140,19 @@ def load_saved_model(path: str, signature_keys: list[str] | None = None, tags: s
     except Exception as e:
         msg = _first_line(e)
         hint = "Fix: re-export the model, or check that the directory is complete."
-        if "add_slot" in msg:
-            hint = ("Fix: this SavedModel holds Keras 2 optimizer state; pip install tf-keras, or re-export "
-                    "the model without its optimizer.")
-        raise InvalidModelError(f"cannot load SavedModel {path}: {msg}. {hint}") from None
+        loaded = None
+        if "add_slot" in msg:  # Keras 2 optimizer slots: load without them (see legacy_savedmodel)
+            from .legacy_savedmodel import load_without_optimizer_slots
+
+            try:
+                with silenced():
+                    loaded = load_without_optimizer_slots(tf, path, list(tags) if tags else None)
+            except Exception as e2:
+                msg = f"{msg}; loading without the optimizer state failed too: {_first_line(e2)}"
+                hint = ("Fix: this SavedModel holds Keras 2 optimizer state; pip install tf-keras, or re-export "
+                        "the model without its optimizer.")
+        if loaded is None:
+            raise InvalidModelError(f"cannot load SavedModel {path}: {msg}. {hint}") from None
     available = list(loaded.signatures.keys())
     if not available:
         raise InvalidModelError(f"SavedModel {path} has no signatures. Fix: save it with "
@@ -124,8 +173,21 @@ def load_saved_model(path: str, signature_keys: list[str] | None = None, tags: s
         out = func.structured_outputs
         out_names = sorted(out) if isinstance(out, dict) else [f"output_{i}" for i in range(len(tf.nest.flatten(out)))]
         with silenced():
-            graphs.append(_freeze(func, key, in_names, out_names, path))
+            graph = _freeze(func, key, in_names, out_names, path)
+        graph.reference = _signature_reference(func, out_names)
+        graphs.append(graph)
     return graphs
+
+
+def _signature_reference(func: Any, out_names: list[str]) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    import tensorflow as tf
+
+    def run(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        out = func(**{k: tf.constant(v) for k, v in inputs.items()})
+        flat = [out[k] for k in sorted(out)] if isinstance(out, dict) else tf.nest.flatten(out)
+        return {n: np.asarray(v) for n, v in zip(out_names, flat, strict=True)}
+
+    return run
 
 
 def load_keras_model(model: Any, key: str = "serving_default") -> list[LoadedGraph]:
@@ -149,6 +211,13 @@ def load_keras_model(model: Any, key: str = "serving_default") -> list[LoadedGra
     with silenced():
         graph = _freeze(func, key, in_names, out_names, getattr(model, "name", "keras model"))
     graph.layer_of = _keras_layer_names(model)
+
+    def reference(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        args = [inputs[n] for n in in_names]
+        flat = tf.nest.flatten(model(args[0] if single else args, training=False))
+        return {n: np.asarray(v) for n, v in zip(out_names, flat, strict=True)}
+
+    graph.reference = reference
     return [graph]
 
 
@@ -169,8 +238,29 @@ def _keras_input_specs(model: Any, tf: Any) -> tuple[list[Any], list[str]]:
         if isinstance(shape, (tuple, list)) and all(d is None or isinstance(d, int) for d in shape):
             shape = (None, *tuple(shape)[1:])
             return [tf.TensorSpec(shape, tf.float32, name="input_0")], ["input_0"]
+    shape = _build_default_shape(model)
+    if shape is not None:  # built by a custom build() whose input_shape has a default (mtcnn's PNet)
+        return [tf.TensorSpec((None, *shape[1:]), tf.float32, name="input_0")], ["input_0"]
     raise InvalidModelError("the Keras model has no known input shape (a subclassed model that was never "
                             "built). Fix: call it once on an example input, or build it with model.build(shape).")
+
+
+def _build_default_shape(model: Any) -> tuple[int | None, ...] | None:
+    """The default ``input_shape`` of a built model's own ``build(self, input_shape=(...))``, if it has one."""
+    import inspect
+
+    if not getattr(model, "built", False):
+        return None
+    try:
+        params = list(inspect.signature(model.build).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if len(params) != 1:
+        return None
+    shape = params[0].default
+    if isinstance(shape, (tuple, list)) and len(shape) >= 1 and all(d is None or isinstance(d, int) for d in shape):
+        return tuple(shape)
+    return None
 
 
 def _keras_output_names(model: Any, n: int) -> list[str]:
@@ -245,5 +335,24 @@ def load_concrete_functions(funcs: list[Any], trackable_obj: Any = None) -> list
         if isinstance(key, bytes):
             key = key.decode()
         with silenced():
-            graphs.append(_freeze(func, key, _dedupe(in_names), out_names, "concrete function"))
+            graph = _freeze(func, key, _dedupe(in_names), out_names, "concrete function")
+        graph.reference = _function_reference(func, [n for n, _ in graph.inputs], out_names)
+        graphs.append(graph)
     return graphs
+
+
+def _function_reference(func: Any, in_names: list[str], out_names: list[str],
+                        ) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    import tensorflow as tf
+
+    args, kwargs = func.structured_input_signature
+
+    def run(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if kwargs and not args:
+            out = func(**{k: tf.constant(inputs[k]) for k in kwargs})
+        else:
+            out = func(*[tf.constant(inputs[n]) for n in in_names])
+        flat = [out[k] for k in sorted(out)] if isinstance(out, dict) else tf.nest.flatten(out)
+        return {n: np.asarray(v) for n, v in zip(out_names, flat, strict=True)}
+
+    return run
