@@ -8,10 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..ir import Model, check_invariants
+from ..ir import Model, Op, Subgraph, Tensor, check_invariants
 
 Pass = Callable[[Model], bool]
 PASSES: dict[str, Pass] = {}
+
+
+def only_reader(sg: Subgraph, users: dict[int, list[Op]], t: Tensor) -> Op | None:
+    """The one op that reads ``t`` (``users`` from ``sg.consumers()``); None if several do, or if ``t`` is a
+    subgraph output (whose value must survive a fusion)."""
+    if any(o is t for o in sg.outputs):
+        return None
+    readers = users.get(t.uid, [])
+    return readers[0] if len(readers) == 1 else None
 
 
 def register_pass(fn: Pass) -> Pass:

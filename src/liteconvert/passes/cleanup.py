@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Model, Op, Subgraph, Tensor
-from . import register_pass
+from ..ir import Model, Op, Tensor
+from . import only_reader, register_pass
 
 
 @register_pass
@@ -26,13 +26,6 @@ def remove_dead_ops(model: Model) -> bool:
     return changed
 
 
-def _single_consumer(sg: Subgraph, users: dict[int, list[Op]], op: Op) -> Op | None:
-    out = op.outputs[0]
-    if len(op.outputs) != 1 or any(t is out for t in sg.outputs):
-        return None
-    readers = users.get(out.uid, [])
-    return readers[0] if len(readers) == 1 else None
-
 
 @register_pass
 def simplify_reshapes(model: Model) -> bool:
@@ -52,7 +45,7 @@ def simplify_reshapes(model: Model) -> bool:
                 sg.ops.remove(op)
                 changed = True
                 continue
-            nxt = _single_consumer(sg, users, op)
+            nxt = only_reader(sg, users, op.outputs[0]) if len(op.outputs) == 1 else None
             if nxt is not None and nxt.kind == "RESHAPE" and nxt.inputs[0] is y and len(nxt.inputs) > 1 \
                     and nxt.inputs[1] is not None and nxt.inputs[1].is_const:
                 nxt.inputs[0] = x

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Model, Op, Subgraph, Tensor, const
+from ..ir import Model, Op, Tensor, const
 from ..tflite.ops import DECLS
-from . import register_pass
+from . import only_reader, register_pass
 
 _WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 # Which slot holds weights and bias, and which weight axis is the output channel.
@@ -21,12 +21,6 @@ _FUSE_ACT_INTO = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_
                   "AVERAGE_POOL_2D", "MAX_POOL_2D"}
 _ACTIVATIONS = {"RELU": "RELU", "RELU6": "RELU6", "RELU_N1_TO_1": "RELU_N1_TO_1"}
 
-
-def _only_reader(sg: Subgraph, users: dict[int, list[Op]], t: Tensor) -> Op | None:
-    if any(o is t for o in sg.outputs):
-        return None
-    readers = users.get(t.uid, [])
-    return readers[0] if len(readers) == 1 else None
 
 
 def _channel_vector(c: Tensor | None, channels: int) -> np.ndarray | None:
@@ -74,7 +68,7 @@ def fold_mul_into_weights(model: Model) -> bool:
         for op in list(sg.ops):
             if not _fusable(op):  # TRANSPOSE_CONV too: its filter is O,H,W,I (checked in tests/test_ops.py)
                 continue
-            nxt = _only_reader(sg, users, op.outputs[0])
+            nxt = only_reader(sg, users, op.outputs[0])
             if nxt is None or nxt.kind not in ("MUL", "DIV") or nxt.attrs.get("fused_activation_function",
                                                                              "NONE") != "NONE":
                 continue
@@ -117,7 +111,7 @@ def fuse_bias(model: Model) -> bool:
         for op in list(sg.ops):
             if not _fusable(op):
                 continue
-            nxt = _only_reader(sg, users, op.outputs[0])
+            nxt = only_reader(sg, users, op.outputs[0])
             if nxt is None or nxt.kind not in ("ADD", "SUB"):
                 continue
             if nxt.attrs.get("fused_activation_function", "NONE") != "NONE":
@@ -164,7 +158,7 @@ def fuse_activation(model: Model) -> bool:
                 continue
             if op.attrs.get("fused_activation_function", "NONE") != "NONE" or op.outputs[0].dtype != "float32":
                 continue
-            nxt = _only_reader(sg, users, op.outputs[0])
+            nxt = only_reader(sg, users, op.outputs[0])
             if nxt is None or nxt.kind not in _ACTIVATIONS:
                 continue
             op.attrs["fused_activation_function"] = _ACTIVATIONS[nxt.kind]

@@ -22,8 +22,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..ir import Model, Op, Subgraph, Tensor, const
-from . import register_pass
+from ..ir import Model, Op, Tensor, const
+from . import only_reader, register_pass
 
 _WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 _ACTS = ("RELU", "RELU6", "RELU_N1_TO_1")
@@ -33,12 +33,6 @@ _NO_ACT = ("NONE", None)
 def _act(op: Op) -> str | None:
     return op.attrs.get("fused_activation_function", "NONE")
 
-
-def _only_reader(sg: Subgraph, users: dict[int, list[Op]], t: Tensor) -> Op | None:
-    if any(o is t for o in sg.outputs):
-        return None
-    readers = users.get(t.uid, [])
-    return readers[0] if len(readers) == 1 else None
 
 
 def _const_operand(op: Op, x: Tensor) -> Tensor | None:
@@ -415,7 +409,7 @@ def fuse_repeat_to_resize(model: Model) -> bool:
             x, axis, r, chain = found
             if len(x.shape) != 4 or axis not in (1, 2) or x.dtype != "float32":
                 continue
-            if any(_only_reader(sg, users, c.outputs[0]) is None for c in chain[:2]):
+            if any(only_reader(sg, users, c.outputs[0]) is None for c in chain[:2]):
                 continue
             scale = (r, 1) if axis == 1 else (1, r)
             size, size_ops = _resize_size(x, scale, op.outputs[0].name, op.source)
@@ -546,7 +540,7 @@ def fuse_dilated_conv(model: Model) -> bool:
                 continue
             block = block.reshape(-1)
             inner = [s2b, expand, conv, squeeze]
-            if any(o is not None and _only_reader(sg, users, o.outputs[0]) is None for o in inner):
+            if any(o is not None and only_reader(sg, users, o.outputs[0]) is None for o in inner):
                 continue
             x, y = s2b.inputs[0], b2s.outputs[0]
             if x.shape is None or y.shape is None:
@@ -667,7 +661,7 @@ def fuse_tensordot(model: Model) -> bool:
             if fc.kind != "FULLY_CONNECTED" or fc.attrs.get("keep_num_dims") or fc.outputs[0].dtype != "float32":
                 continue
             flat = producers.get(fc.inputs[0].uid)
-            after = _only_reader(sg, users, fc.outputs[0])
+            after = only_reader(sg, users, fc.outputs[0])
             if flat is None or flat.kind != "RESHAPE" or after is None or after.kind != "RESHAPE" \
                     or after.inputs[0] is not fc.outputs[0]:
                 continue
@@ -731,7 +725,7 @@ def hoist_through_reshape(model: Model) -> bool:
                 continue
             src, y = rs.inputs[0], rs.outputs[0]
             p = producers.get(src.uid) if src is not None else None
-            if p is None or _only_reader(sg, users, src) is not rs:
+            if p is None or only_reader(sg, users, src) is not rs:
                 continue
             if p.kind not in _WEIGHTED and not (p.kind == "CONCATENATION" and src.shape is not None
                                                 and p.attrs.get("axis") in (-1, len(src.shape) - 1)):
@@ -739,7 +733,7 @@ def hoist_through_reshape(model: Model) -> bool:
             if src.shape is None or y.shape is None or not src.shape or not y.shape \
                     or src.shape[-1] != y.shape[-1] or src.shape[-1] < 0:
                 continue
-            nxt = _only_reader(sg, users, y)
+            nxt = only_reader(sg, users, y)
             if nxt is None or _per_channel(nxt, y, y.shape[-1]) is None:
                 continue
             if nxt.outputs[0].shape != y.shape:
@@ -773,10 +767,10 @@ def distribute_over_concat(model: Model) -> bool:
                 continue
             parts = list(cat.inputs)
             if any(t is None or t.shape is None or t.shape[-1] < 0 or producers.get(t.uid) is None
-                   or producers[t.uid].kind not in _WEIGHTED or _only_reader(sg, users, t) is not cat
+                   or producers[t.uid].kind not in _WEIGHTED or only_reader(sg, users, t) is not cat
                    for t in parts):
                 continue
-            nxt = _only_reader(sg, users, y)
+            nxt = only_reader(sg, users, y)
             if nxt is None or nxt.outputs[0].shape != y.shape:
                 continue
             c = _per_channel(nxt, y, y.shape[-1])

@@ -13,17 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Model, Op, Subgraph, Tensor, const
-from . import register_pass
+from ..ir import Model, Op, Tensor, const
+from . import only_reader, register_pass
 
 _REDUCTIONS = ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD")
 
-
-def _only_reader(sg: Subgraph, users: dict[int, list[Op]], t: Tensor) -> Op | None:
-    if any(o is t for o in sg.outputs):
-        return None
-    readers = users.get(t.uid, [])
-    return readers[0] if len(readers) == 1 else None
 
 
 def _same_pads(size: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
@@ -56,7 +50,7 @@ def fold_pad_into_conv(model: Model) -> bool:
             amounts = np.asarray(pad.inputs[1].data).reshape(-1, 2)
             if amounts.shape != (4, 2) or amounts[0].any() or amounts[3].any():
                 continue
-            conv = _only_reader(sg, users, pad.outputs[0])
+            conv = only_reader(sg, users, pad.outputs[0])
             if conv is None or conv.kind not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
                 continue
             if conv.inputs[0] is not pad.outputs[0]:
@@ -130,7 +124,7 @@ def keep_dims_into_reduction(model: Model) -> bool:
             if x is None or x.shape is None:
                 continue
             axes = _axes(op, len(x.shape))
-            nxt = _only_reader(sg, users, op.outputs[0])
+            nxt = only_reader(sg, users, op.outputs[0])
             if axes is None or nxt is None or nxt.kind != "RESHAPE" or nxt.outputs[0].shape is None:
                 continue
             kept = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
@@ -188,7 +182,7 @@ def drop_reshape_before_fully_connected(model: Model) -> bool:
             x, y = op.inputs[0], op.outputs[0]
             if x is None or x.shape is None or y.shape is None or len(y.shape) != 2 or x.dtype != "float32":
                 continue
-            fc = _only_reader(sg, users, y)
+            fc = only_reader(sg, users, y)
             if fc is None or fc.kind != "FULLY_CONNECTED" or fc.inputs[0] is not y or fc.attrs.get("keep_num_dims"):
                 continue
             w = fc.inputs[1]
