@@ -417,25 +417,14 @@ def _copy_file(f: BinaryIO, start: int, end: int, out: BinaryIO, chunk: int = 16
 def write_model_file(src: str | os.PathLike[str] | bytes, dst: str | os.PathLike[str], md: bytes | None,
                      files: Mapping[str, bytes] | None = None) -> None:
     """Stream the result to ``dst`` through a temporary file and an atomic rename (``dst`` may be ``src``)."""
-    import tempfile
+    from ..converter import atomic_output
 
-    dst = os.fspath(dst)
-    directory = os.path.dirname(os.path.abspath(dst))
-    if not os.path.isdir(directory):
-        raise MetadataError(f"output directory does not exist: {directory}. Fix: create it first")
-    fd, tmp = tempfile.mkstemp(prefix=".liteconvert-", suffix=".tmp", dir=directory)
-    try:
-        with open_model(src) as buf, os.fdopen(fd, "wb") as out:
-            if isinstance(src, (bytes, bytearray, memoryview)):
-                write_model(buf, out, md, files)
-            else:
-                with open(src, "rb") as source:
-                    write_model(buf, out, md, files, source)
-        os.replace(tmp, dst)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with open_model(src) as buf, atomic_output(dst) as out:
+        if isinstance(src, (bytes, bytearray, memoryview)):
+            write_model(buf, out, md, files)
+        else:
+            with open(src, "rb") as source:
+                write_model(buf, out, md, files, source)
 
 
 def metadata_bytes(buf: Any) -> bytes | None:
