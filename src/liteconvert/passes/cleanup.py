@@ -29,22 +29,15 @@ def remove_dead_ops(model: Model) -> bool:
 
 @register_pass
 def simplify_reshapes(model: Model) -> bool:
-    """Drop reshapes that keep the shape; collapse a reshape of a reshape into one."""
+    """Collapse a reshape of a reshape into one (reshapes that keep the shape: ``drop_identity_reshapes``)."""
     changed = False
     for sg in model.subgraphs:
         users = sg.consumers()
-        outs = {t.uid for t in sg.outputs}
         for op in list(sg.ops):
             if op.kind not in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS"):
                 continue
             x, y = op.inputs[0], op.outputs[0]
             assert x is not None
-            # identity reshape of a static shape
-            if x.shape is not None and x.shape == y.shape and x.is_static and y.uid not in outs:
-                sg.replace_uses(y, x)
-                sg.ops.remove(op)
-                changed = True
-                continue
             nxt = only_reader(sg, users, op.outputs[0]) if len(op.outputs) == 1 else None
             if nxt is not None and nxt.kind == "RESHAPE" and nxt.inputs[0] is y and len(nxt.inputs) > 1 \
                     and nxt.inputs[1] is not None and nxt.inputs[1].is_const:

@@ -144,11 +144,8 @@ def keep_dims_into_reduction(model: Model) -> bool:
 
 @register_pass
 def drop_identity_reshapes(model: Model) -> bool:
-    """A RESHAPE whose result has its input's shape, with at most one unknown dim (a dynamic batch), is a no-op.
-
-    ``simplify_reshapes`` only drops fully static ones; with one -1 on both sides the element counts force that
-    dim to be equal too.
-    """
+    """A RESHAPE whose result has its input's shape, with at most one unknown dim (a dynamic batch), is a no-op:
+    with one -1 on both sides the element counts force that dim to be equal too."""
     changed = False
     for sg in model.subgraphs:
         outs = {t.uid for t in sg.outputs}
