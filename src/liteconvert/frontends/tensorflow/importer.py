@@ -152,6 +152,7 @@ def _import_one(loaded: LoadedGraph, policy: LoweringPolicy) -> tuple[Subgraph, 
     problems: list[OpProblem] = []
 
     input_tensor_names = {tname: uname for uname, tname in loaded.inputs}
+    variables = loaded.variables
     fetch_ops = [graph.get_tensor_by_name(t).op for _, t in loaded.outputs]
     order = _topo_order(graph, fetch_ops)
     # Readers left per TF tensor: a value nobody will read again is dropped at once, so the source layout of
@@ -164,6 +165,10 @@ def _import_one(loaded: LoadedGraph, policy: LoweringPolicy) -> tuple[Subgraph, 
                    tf_shape(t.shape), source=op.name)
             for i, t in enumerate(op.outputs)
         ]
+        if variables is not None and op.type == "Placeholder" and op.name in variables:
+            # A variable of a SavedModel read without restoring it: its value, read now, as a constant.
+            values[op.outputs[0].name] = const(outputs[0].name, variables.read(op.name), source=op.name)
+            continue
         if op.type == "Placeholder" or (op.outputs and op.outputs[0].name in input_tensor_names):
             t = outputs[0]
             values[op.outputs[0].name] = t

@@ -6,6 +6,7 @@ how a TF graph is read. Everything after it is ours.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ class LoadedGraph:
     layer_of: dict[str, str] = field(default_factory=dict)  # node-name prefix -> Keras layer name
     # Runs the source model: {input name: array} -> {output name: array}; used to verify the conversion.
     reference: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None
+    # Placeholders that stand for variables, read on demand (a SavedModel read without restoring it).
+    variables: Any = None
 
 
 def _freeze(func: Any, key: str, input_names: list[str], output_names: list[str], source: str) -> LoadedGraph:
@@ -51,7 +54,9 @@ def _freeze(func: Any, key: str, input_names: list[str], output_names: list[str]
     if len(outputs) != len(output_names):
         raise InvalidModelError(f"signature '{key}' has {len(outputs)} graph outputs but {len(output_names)} names")
     if graph_def.library.function:
-        graph_def = _inline_functions(graph_def, frozen.graph, [t.name for t in inputs + outputs])
+        from .savedmodel import inline_calls
+
+        graph_def = inline_calls(graph_def, [t.name.split(":")[0] for t in inputs + outputs])
     return LoadedGraph(
         key=key,
         graph_def=graph_def,
@@ -62,13 +67,11 @@ def _freeze(func: Any, key: str, input_names: list[str], output_names: list[str]
 
 
 class _FrozenView:
-    """What ``_freeze`` reads of a frozen function: its graph, inputs and outputs (the source function's)."""
+    """What ``_freeze`` reads of a frozen function: its inputs and outputs (the source function's)."""
 
     def __init__(self, func: Any, converted: set[int]):
-        import tensorflow as tf
         from tensorflow.python.util import object_identity
 
-        self.graph = tf.Graph()  # only its (empty) collections are read when inlining
         captures = func.graph.internal_captures
         gone = object_identity.ObjectIdentitySet([captures[i] for i in converted])
         self.inputs = [t for t in func.inputs if t not in gone]
@@ -92,30 +95,6 @@ def _freeze_graph_def(func: Any) -> tuple[Any, Any] | None:
     return _FrozenView(func, set(converted)), graph_def
 
 
-def _inline_functions(graph_def: Any, graph: Any, fetches: list[str]) -> Any:
-    """Inline function calls that freezing left in place, with Grappler's function optimizer."""
-    from tensorflow.core.protobuf import config_pb2
-    from tensorflow.python.grappler import tf_optimizer
-    from tensorflow.python.training import saver
-
-    # Keras 3 wraps some ops (grouped convolutions) in functions marked for XLA, which Grappler will not
-    # inline; for a graph we only read, those marks mean nothing.
-    for fn in graph_def.library.function:
-        for key in ("_noinline", "_XlaMustCompile"):
-            fn.attr.pop(key, None)
-    for node in graph_def.node:
-        node.attr.pop("_XlaMustCompile", None)
-    meta = saver.export_meta_graph(graph_def=graph_def, graph=graph)
-    fetch = meta.collection_def["train_op"]
-    for name in fetches:
-        fetch.node_list.value.append(name)
-    config = config_pb2.ConfigProto()
-    rewrite = config.graph_options.rewrite_options
-    rewrite.optimizers.append("function")
-    rewrite.meta_optimizer_iterations = 1  # ONE
-    return tf_optimizer.OptimizeGraph(config, meta)
-
-
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return text[0][:300] if text else type(e).__name__
@@ -134,37 +113,11 @@ def load_saved_model(path: str, signature_keys: list[str] | None = None, tags: s
         raise InvalidModelError(f"{path} is not a SavedModel: it has no saved_model.pb. Fix: pass the directory "
                                 "written by tf.saved_model.save() or model.export().")
     tf = import_tensorflow()
-    try:
-        with silenced():
-            loaded = tf.saved_model.load(path, tags=list(tags) if tags else None)
-    except Exception as e:
-        msg = _first_line(e)
-        hint = "Fix: re-export the model, or check that the directory is complete."
-        loaded = None
-        if "add_slot" in msg:  # Keras 2 optimizer slots: load without them (see legacy_savedmodel)
-            from .legacy_savedmodel import load_without_optimizer_slots
-
-            try:
-                with silenced():
-                    loaded = load_without_optimizer_slots(tf, path, list(tags) if tags else None)
-            except Exception as e2:
-                msg = f"{msg}; loading without the optimizer state failed too: {_first_line(e2)}"
-                hint = ("Fix: this SavedModel holds Keras 2 optimizer state; pip install tf-keras, or re-export "
-                        "the model without its optimizer.")
-        if loaded is None:
-            raise InvalidModelError(f"cannot load SavedModel {path}: {msg}. {hint}") from None
-    available = list(loaded.signatures.keys())
-    if not available:
-        raise InvalidModelError(f"SavedModel {path} has no signatures. Fix: save it with "
-                                "signatures={'serving_default': fn.get_concrete_function(...)}.")
-    if signature_keys:
-        missing = [k for k in signature_keys if k not in available]
-        if missing:
-            raise SignatureKeyError(f"signature key {', '.join(repr(k) for k in missing)} not in {path}; "
-                                    f"available: {', '.join(available)}. Fix: pass one of those.")
-        keys = list(signature_keys)
-    else:
-        keys = sorted(available, key=lambda k: (k != "serving_default", k))
+    lean = _load_saved_model_lean(path, signature_keys, tags)
+    if lean is not None:
+        return lean
+    loaded = _restore_saved_model(tf, path, tags)
+    keys = _choose_keys(list(loaded.signatures.keys()), signature_keys, path)
     graphs = []
     for key in keys:
         func = loaded.signatures[key]
@@ -177,6 +130,91 @@ def load_saved_model(path: str, signature_keys: list[str] | None = None, tags: s
         graph.reference = _signature_reference(func, out_names)
         graphs.append(graph)
     return graphs
+
+
+def _choose_keys(available: list[str], signature_keys: list[str] | None, path: str) -> list[str]:
+    """The signatures to convert: the requested ones (checked), else all with ``serving_default`` first."""
+    if not available:
+        raise InvalidModelError(f"SavedModel {path} has no signatures. Fix: save it with "
+                                "signatures={'serving_default': fn.get_concrete_function(...)}.")
+    available = sorted(available, key=lambda k: (k != "serving_default", k))
+    if signature_keys:
+        missing = [k for k in signature_keys if k not in available]
+        if missing:
+            raise SignatureKeyError(f"signature key {', '.join(repr(k) for k in missing)} not in {path}; "
+                                    f"available: {', '.join(available)}. Fix: pass one of those.")
+        return list(signature_keys)
+    return available
+
+
+def _load_saved_model_lean(path: str, signature_keys: list[str] | None, tags: set[str] | list[str] | None,
+                           ) -> list[LoadedGraph] | None:
+    """The chosen signatures read straight from ``saved_model.pb`` and the checkpoint (see ``savedmodel``):
+    no object is restored and no weight is read until the importer needs it. None when the SavedModel has a
+    shape that reader does not handle; then the whole model is restored with ``tf.saved_model.load``."""
+    from . import savedmodel
+
+    if not os.path.exists(os.path.join(path, "saved_model.pb")):
+        return None
+    try:
+        proto = savedmodel.read_saved_model_proto(path)
+    except Exception:  # a corrupt file: the full loader gives the error
+        return None
+    meta_graph = savedmodel.choose_meta_graph(proto, set(tags) if tags else None)
+    del proto
+    if meta_graph is None:
+        return None
+    keys = _choose_keys(savedmodel.signature_keys(meta_graph), signature_keys, path)
+    try:
+        with silenced():
+            read = savedmodel.read_signatures(path, keys, meta_graph)
+    except savedmodel.NotReadable as e:
+        logging.getLogger("liteconvert").debug("SavedModel %s: restoring it in full (%s)", path, e)
+        return None
+    restored: dict[str, Any] = {}  # the full model, restored only if a reference run is asked for
+
+    def restore() -> Any:
+        if "model" not in restored:
+            restored["model"] = _restore_saved_model(import_tensorflow(), path, tags)
+        return restored["model"]
+
+    graphs = []
+    for key, (graph_def, inputs, outputs, variables) in zip(keys, read, strict=True):
+        in_names, out_names = sorted(inputs), sorted(outputs)
+        graph = LoadedGraph(key=key, graph_def=graph_def, inputs=[(n, inputs[n]) for n in in_names],
+                            outputs=[(n, outputs[n]) for n in out_names], source=path, variables=variables)
+        graph.reference = _lazy_reference(restore, key, out_names)
+        graphs.append(graph)
+    return graphs
+
+
+def _restore_saved_model(tf: Any, path: str, tags: set[str] | list[str] | None) -> Any:
+    """``tf.saved_model.load``, with a fallback for Keras 2 SavedModels that hold optimizer slots."""
+    try:
+        with silenced():
+            return tf.saved_model.load(path, tags=list(tags) if tags else None)
+    except Exception as e:
+        msg = _first_line(e)
+        hint = "Fix: re-export the model, or check that the directory is complete."
+        if "add_slot" in msg:  # Keras 2 optimizer slots: load without them (see legacy_savedmodel)
+            from .legacy_savedmodel import load_without_optimizer_slots
+
+            try:
+                with silenced():
+                    return load_without_optimizer_slots(tf, path, list(tags) if tags else None)
+            except Exception as e2:
+                msg = f"{msg}; loading without the optimizer state failed too: {_first_line(e2)}"
+                hint = ("Fix: this SavedModel holds Keras 2 optimizer state; pip install tf-keras, or re-export "
+                        "the model without its optimizer.")
+        raise InvalidModelError(f"cannot load SavedModel {path}: {msg}. {hint}") from None
+
+
+def _lazy_reference(restore: Callable[[], Any], key: str, out_names: list[str],
+                    ) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+    def run(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return _signature_reference(restore().signatures[key], out_names)(inputs)
+
+    return run
 
 
 def _signature_reference(func: Any, out_names: list[str]) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
