@@ -220,7 +220,7 @@ class TFLiteConverter:
         """Convert the model; returns the ``.tflite`` flatbuffer bytes."""
         from .tflite.writer import serialize
 
-        data = serialize(self.convert_to_ir())
+        data = serialize(self.convert_to_ir(), consume=True)
         if self.metadata is not None:  # TFLite metadata (liteconvert.metadata): a builder, dict or M001 bytes
             from .metadata import attach
 

@@ -56,6 +56,7 @@ class AlignedBuffer:
     def __init__(self, data: bytes | np.ndarray, offset: int = 0):
         self.data = data  # bytes, or a 1-D uint8 array viewing a constant's memory (no copy)
         self.offset = offset
+        self.release_after_pack = False  # drop ``data`` once it is copied into the builder
 
     @property
     def inline(self) -> bool:
@@ -76,6 +77,8 @@ class AlignedBuffer:
             builder.Bytes[builder.head:builder.head + n] = memoryview(self.data)
             builder.vectorNumElems = n
             vec = builder.EndVector()
+            if self.release_after_pack:
+                self.data = b""
         s.BufferStart(builder)
         if vec is not None:
             s.BufferAddData(builder, vec)
@@ -141,12 +144,15 @@ def _runtime_version_bytes(version: str) -> bytes:
 APPEND_THRESHOLD = 2**31 - 2**26
 
 
-def serialize(model: Model, weights_after_flatbuffer: bool | None = None) -> bytes:
+def serialize(model: Model, weights_after_flatbuffer: bool | None = None, consume: bool = False) -> bytes:
     """Write ``model`` as TFLite flatbuffer bytes.
 
     ``weights_after_flatbuffer``: store constant tensor data after the flatbuffer, addressed by
     ``Buffer.offset``/``size`` (the layout LiteRT reads for models over 2 GB). ``None`` (default) does so only
     when the constants would not fit in a flatbuffer (more than :data:`APPEND_THRESHOLD` bytes).
+
+    ``consume``: the caller gives ``model`` up. Each constant's memory is released as soon as its bytes are in
+    the output, so the weights are not held twice; the model's constants are gone afterwards.
     """
     s = fb()
     buffers: list[Any] = [AlignedBuffer(b"")]
@@ -199,6 +205,9 @@ def serialize(model: Model, weights_after_flatbuffer: bool | None = None) -> byt
                 opt.customOptions = list(op.custom_options)
             sgt.operators.append(opt)
         subgraphs.append(sgt)
+        if consume:  # the buffers now hold the only references to the constants' memory
+            for t in tensors:
+                t.data = None
 
     sigs = []
     for sig in model.signatures:
@@ -235,6 +244,9 @@ def serialize(model: Model, weights_after_flatbuffer: bool | None = None) -> byt
         weights_after_flatbuffer = sum(len(b.data) for b in const_buffers) > APPEND_THRESHOLD
     if weights_after_flatbuffer:
         return _pack_with_appended(mt, [b for b in const_buffers if len(b.data)])
+    if consume:
+        for b in const_buffers:
+            b.release_after_pack = True
     return pack_model(mt)
 
 
