@@ -204,6 +204,14 @@ def test_serializing_the_same_ir_twice_gives_identical_bytes(built):
     assert serialize(_two_signature_model()) == data  # a fresh, equal IR too
 
 
+def test_consuming_serialize_gives_the_same_bytes_and_releases_the_constants(built):
+    _, data = built
+    model = _two_signature_model()
+    consts = [t for sg in model.subgraphs for t in sg.tensors() if t.is_const]
+    assert serialize(model, consume=True) == data
+    assert consts and all(t.data is None for t in consts)
+
+
 def test_runs_in_litert_with_both_signatures(built):
     from liteconvert.verify import run_tflite
 
