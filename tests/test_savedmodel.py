@@ -62,6 +62,24 @@ def test_keras_export_converts_without_restoring(keras_export, no_restore):
     assert float(np.max(np.abs(got - want))) <= tolerance(want)
 
 
+def test_keras_export_aliases_share_one_subgraph(keras_export, no_restore):
+    """Keras 3 writes "serve" and "serving_default" for one function: one subgraph, two signatures."""
+    from liteconvert.tflite.reader import read_model
+
+    model, path = keras_export
+    graphs = load_saved_model(path)
+    assert [(g.key, g.alias_of) for g in graphs] == [("serving_default", None), ("serve", "serving_default")]
+    data = liteconvert.TFLiteConverter.from_saved_model(path).convert()
+    info = read_model(data)
+    assert len(info.subgraphs) == 1
+    assert sorted((s.key, s.subgraph) for s in info.signatures) == [("serve", 0), ("serving_default", 0)]
+    x = np.random.default_rng(4).standard_normal((2, 12, 12, 3)).astype(np.float32)
+    want = np.asarray(model(x, training=False))
+    for key in ("serve", "serving_default"):
+        got = run_tflite(data, {"image": x}, key)["output_0"]
+        assert float(np.max(np.abs(got - want))) <= tolerance(want), key
+
+
 def test_verify_restores_only_when_asked(keras_export):
     _, path = keras_export
     conv = liteconvert.TFLiteConverter.from_saved_model(path)

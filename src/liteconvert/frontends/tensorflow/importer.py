@@ -127,10 +127,16 @@ def import_graphs(graphs: list[LoadedGraph], policy: LoweringPolicy | None = Non
     model = Model()
     problems: list[OpProblem] = []
     policy = policy if policy is not None else LoweringPolicy()
+    imported: dict[str, Signature] = {}
     for g in graphs:
-        sg, sig, probs = _import_one(g, policy)
-        problems.extend(probs)
-        model.subgraphs.append(sg)
+        first = imported.get(g.alias_of) if g.alias_of else None
+        if first is not None:  # the same computation as an earlier signature: one subgraph, two signatures
+            sig = Signature(g.key, first.subgraph, dict(first.inputs), dict(first.outputs))
+        else:
+            sg, sig, probs = _import_one(g, policy)
+            problems.extend(probs)
+            model.subgraphs.append(sg)
+        imported[g.key] = sig
         model.signatures.append(sig)
     if problems:
         raise UnsupportedOpsError(problems)

@@ -32,6 +32,60 @@ class LoadedGraph:
     reference: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None
     # Placeholders that stand for variables, read on demand (a SavedModel read without restoring it).
     variables: Any = None
+    # The key of an earlier signature that computes the same thing: this one shares its subgraph.
+    alias_of: str | None = None
+
+
+def _trace_graph(func: Any, key: str, input_names: list[str], output_names: list[str], source: str) -> LoadedGraph:
+    """``func``'s graph for the importer: weight-free when possible (see ``weights``), else frozen."""
+    from .weights import NotReadable
+
+    try:
+        return _weight_free(func, key, input_names, output_names, source)
+    except NotReadable as e:
+        logging.getLogger("liteconvert").debug("signature %s: freezing its variables (%s)", key, e)
+        return _freeze(func, key, input_names, output_names, source)
+
+
+def _weight_free(func: Any, key: str, input_names: list[str], output_names: list[str], source: str) -> LoadedGraph:
+    """``func``'s graph, inlined, with each variable read replaced by a placeholder that the importer fills from
+    the live variable (and each captured eager tensor read from that tensor) when it reaches it."""
+    from .weights import LiveWeights, NotReadable, base_name, inline_calls, reads_to_placeholders
+
+    graph = func.graph
+    captures = list(graph.captures)
+    n_user = len(func.inputs) - len(captures)
+    inputs, outputs = list(func.inputs[:n_user]), list(func.outputs)
+    if len(inputs) != len(input_names) or len(outputs) != len(output_names) or n_user < 0:
+        raise NotReadable("inputs or outputs do not match the signature")
+    variables = {id(v.handle): v for v in graph.variables}
+    handles: dict[str, tuple[Any, int, list[int]]] = {}
+    live: dict[str, Callable[[], Any]] = {}
+    for external, internal in captures:
+        name = internal.op.name
+        if external.dtype.name == "resource":
+            v = variables.get(id(external))
+            if v is None or not v.shape.is_fully_defined():
+                raise NotReadable(f"captured resource {name} is not a variable of known shape")
+            handles[name] = (v, v.dtype.as_datatype_enum, [int(d) for d in v.shape])
+        elif hasattr(external, "numpy"):
+            live[name] = external.numpy
+        else:
+            raise NotReadable(f"capture {name} has no value")
+    graph_def = graph.as_graph_def()
+    if graph_def.library.function:
+        graph_def = inline_calls(graph_def, [base_name(t.name) for t in inputs + outputs])
+    graph_def, reads = reads_to_placeholders(graph_def, handles)
+    for placeholder, v in reads.items():
+        live[placeholder] = v.numpy
+    return LoadedGraph(
+        key=key,
+        graph_def=graph_def,
+        inputs=list(zip(input_names, [t.name for t in inputs], strict=True)),
+        outputs=list(zip(output_names, [t.name for t in outputs], strict=True)),
+        source=source,
+        variables=LiveWeights(live),
+    )
 
 
 def _freeze(func: Any, key: str, input_names: list[str], output_names: list[str], source: str) -> LoadedGraph:
@@ -54,7 +108,7 @@ def _freeze(func: Any, key: str, input_names: list[str], output_names: list[str]
     if len(outputs) != len(output_names):
         raise InvalidModelError(f"signature '{key}' has {len(outputs)} graph outputs but {len(output_names)} names")
     if graph_def.library.function:
-        from .savedmodel import inline_calls
+        from .weights import inline_calls
 
         graph_def = inline_calls(graph_def, [t.name.split(":")[0] for t in inputs + outputs])
     return LoadedGraph(
@@ -165,9 +219,17 @@ def _load_saved_model_lean(path: str, signature_keys: list[str] | None, tags: se
     if meta_graph is None:
         return None
     keys = _choose_keys(savedmodel.signature_keys(meta_graph), signature_keys, path)
+    # Signatures that compute the same thing (Keras 3's "serve" and "serving_default") are converted once.
+    alias_of: dict[str, str] = {}
+    first_with: dict[bytes, str] = {}
+    for key in keys:
+        fp = savedmodel.signature_fingerprint(meta_graph, key)
+        if fp is not None:
+            alias_of[key] = first_with.setdefault(fp, key)
+    primary = [k for k in keys if alias_of.get(k, k) == k]
     try:
         with silenced():
-            read = savedmodel.read_signatures(path, keys, meta_graph)
+            read = dict(zip(primary, savedmodel.read_signatures(path, primary, meta_graph), strict=True))
     except savedmodel.NotReadable as e:
         logging.getLogger("liteconvert").debug("SavedModel %s: restoring it in full (%s)", path, e)
         return None
@@ -179,10 +241,13 @@ def _load_saved_model_lean(path: str, signature_keys: list[str] | None, tags: se
         return restored["model"]
 
     graphs = []
-    for key, (graph_def, inputs, outputs, variables) in zip(keys, read, strict=True):
+    for key in keys:
+        first = alias_of.get(key, key)
+        graph_def, inputs, outputs, variables = read[first]
         in_names, out_names = sorted(inputs), sorted(outputs)
         graph = LoadedGraph(key=key, graph_def=graph_def, inputs=[(n, inputs[n]) for n in in_names],
-                            outputs=[(n, outputs[n]) for n in out_names], source=path, variables=variables)
+                            outputs=[(n, outputs[n]) for n in out_names], source=path, variables=variables,
+                            alias_of=first if first != key else None)
         graph.reference = _lazy_reference(restore, key, out_names)
         graphs.append(graph)
     return graphs
@@ -247,7 +312,7 @@ def load_keras_model(model: Any, key: str = "serving_default") -> list[LoadedGra
     outputs = tf.nest.flatten(func.structured_outputs)
     out_names = _keras_output_names(model, len(outputs))
     with silenced():
-        graph = _freeze(func, key, in_names, out_names, getattr(model, "name", "keras model"))
+        graph = _trace_graph(func, key, in_names, out_names, getattr(model, "name", "keras model"))
     graph.layer_of = _keras_layer_names(model)
 
     def reference(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -373,7 +438,7 @@ def load_concrete_functions(funcs: list[Any], trackable_obj: Any = None) -> list
         if isinstance(key, bytes):
             key = key.decode()
         with silenced():
-            graph = _freeze(func, key, _dedupe(in_names), out_names, "concrete function")
+            graph = _trace_graph(func, key, _dedupe(in_names), out_names, "concrete function")
         graph.reference = _function_reference(func, [n for n, _ in graph.inputs], out_names)
         graphs.append(graph)
     return graphs

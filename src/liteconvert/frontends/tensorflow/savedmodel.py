@@ -14,12 +14,13 @@ per signature, a GraphDef with no weights in it:
 4. turn each ``ReadVariableOp`` of a mapped variable into a ``Placeholder`` of the checkpoint's dtype and shape,
    and drop the resource plumbing.
 
-The importer reads a variable's value from the checkpoint when it reaches that placeholder (``VariableSource``),
-one tensor at a time, and frees it after its last reader. Nothing else of the model is ever materialised.
+The importer reads a variable's value from the checkpoint when it reaches that placeholder
+(``weights.CheckpointWeights``), one tensor at a time, and frees it after its last reader. Nothing else of the
+model is ever materialised.
 
 When a SavedModel does not have this shape (a TF1 SavedModel, captured tables or assets, resource ops other than
-reads, control-flow ops left after inlining), :func:`read_signatures` returns None and the caller falls back to
-``tf.saved_model.load``.
+reads, control-flow ops left after inlining), :func:`read_signatures` raises :class:`NotReadable` and the caller
+falls back to ``tf.saved_model.load``.
 """
 
 from __future__ import annotations
@@ -27,41 +28,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import numpy as np
+from .weights import CALLS as _CALLS
+from .weights import CheckpointWeights, NotReadable, inline_calls, reads_to_placeholders
+from .weights import base_name as _base
 
-_CALLS = ("StatefulPartitionedCall", "PartitionedCall")
-# Ops that must not remain after inlining for this reader to be used (the full loader handles them).
-_UNHANDLED = {"If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase", "StatefulPartitionedCall",
-              "PartitionedCall", "HashTableV2", "MutableHashTableV2", "LookupTableFindV2"}
-
-
-class NotReadable(Exception):
-    """The SavedModel is not the TF2 shape this reader handles; the full loader is used instead."""
-
-
-class VariableSource:
-    """Variable values of a SavedModel's checkpoint, read one at a time on request."""
-
-    def __init__(self, prefix: str, keys: dict[str, str]):
-        self.prefix = prefix
-        self.keys = keys  # placeholder node name -> checkpoint key
-        self._reader: Any = None
-
-    def __contains__(self, node_name: str) -> bool:
-        return node_name in self.keys
-
-    def read(self, node_name: str) -> np.ndarray:
-        if self._reader is None:
-            from tensorflow.python.training import py_checkpoint_reader
-
-            self._reader = py_checkpoint_reader.NewCheckpointReader(self.prefix)
-        return np.asarray(self._reader.get_tensor(self.keys[node_name]))
-
-
-def _base(name: str) -> str:
-    return name.lstrip("^").split(":")[0]
-
-
+__all__ = ["NotReadable", "choose_meta_graph", "read_saved_model_proto", "read_signatures", "signature_fingerprint",
+           "signature_keys"]
 def _funcs_in(attr: Any, acc: list[str]) -> None:
     if attr.HasField("func"):
         acc.append(attr.func.name)
@@ -93,6 +65,44 @@ def signature_keys(meta_graph: Any) -> list[str]:
     return sorted(k for k in meta_graph.signature_def if not k.startswith("__"))
 
 
+def signature_fingerprint(mg: Any, key: str) -> bytes | None:
+    """What signature ``key`` computes, as bytes: two keys with equal fingerprints are the same computation.
+
+    Keras 3's ``export()`` writes ``serve`` and its alias ``serving_default``: two wrapper functions that differ
+    only in their names and in cosmetic argument attributes, calling one inner function on the same variables.
+    The fingerprint is that wrapper (name and argument attributes cleared), the objects it captures, and where
+    each signature input enters and each output leaves it. None when the signature is not one call of a saved
+    function.
+    """
+    sig = mg.signature_def[key]
+    calls = {_base(t.name) for t in sig.outputs.values()}
+    if len(calls) != 1:
+        return None
+    nodes = {n.name: n for n in mg.graph_def.node}
+    call = nodes.get(calls.pop())
+    if call is None or call.op not in _CALLS:
+        return None
+    fname = call.attr["f"].func.name
+    body = next((f for f in mg.graph_def.library.function if f.signature.name == fname), None)
+    cf = mg.object_graph_def.concrete_functions.get(fname)
+    if body is None or cf is None:
+        return None
+    wrapper = type(body)()
+    wrapper.CopyFrom(body)
+    wrapper.signature.name = ""
+    wrapper.ClearField("arg_attr")
+    data = [_base(i) for i in call.input if not i.startswith("^")]
+    where = []
+    for name, info in sorted(sig.inputs.items()):
+        if _base(info.name) not in data:
+            return None
+        where.append(f"in {name} {data.index(_base(info.name))} {info.dtype} {info.tensor_shape}")
+    for name, info in sorted(sig.outputs.items()):
+        where.append(f"out {name} {info.name.partition(':')[2] or '0'} {info.dtype} {info.tensor_shape}")
+    where.append("bound " + " ".join(str(i) for i in cf.bound_inputs))
+    return wrapper.SerializeToString(deterministic=True) + "\n".join(where).encode()
+
+
 class _Checkpoint:
     """The checkpoint's object graph and variable dtypes and shapes (no values are read)."""
 
@@ -120,7 +130,7 @@ class _Checkpoint:
 
 
 def read_signatures(path: str, keys: list[str], meta_graph: Any) -> list[tuple[Any, dict[str, str], dict[str, str],
-                                                                             VariableSource]]:
+                                                                             CheckpointWeights]]:
     """Per signature key: (weight-free inlined GraphDef, inputs, outputs, variable source).
 
     ``inputs``/``outputs`` map the signature's names to graph tensor names. Raises :class:`NotReadable` when
@@ -137,7 +147,7 @@ def read_signatures(path: str, keys: list[str], meta_graph: Any) -> list[tuple[A
 
 
 def _read_one(mg: Any, key: str, ckpt: _Checkpoint, prefix: str) -> tuple[Any, dict[str, str], dict[str, str],
-                                                                          VariableSource]:
+                                                                          CheckpointWeights]:
     from tensorflow.core.framework import graph_pb2
 
     sig = mg.signature_def[key]
@@ -214,107 +224,8 @@ def _read_one(mg: Any, key: str, ckpt: _Checkpoint, prefix: str) -> tuple[Any, d
         graph = inline_calls(graph, [_base(t) for t in outputs.values()])
 
     # 4. Reads of variables become placeholders; the resource plumbing goes.
-    by_name = {n.name: n for n in graph.node}
-
-    def variable_of(name: str) -> str | None:
-        seen = 0
-        while name in by_name and by_name[name].op == "Identity" and seen < 100:
-            name, seen = _base(by_name[name].input[0]), seen + 1
-        return name if name in var_key else None
-
-    reads: dict[str, str] = {}  # ReadVariableOp node -> variable
-    gathers: dict[str, str] = {}  # ResourceGather node (an embedding lookup) -> variable
-    removed: set[str] = set(var_key)
-    for node in graph.node:
-        if node.op in ("ReadVariableOp", "ResourceGather"):
-            var = variable_of(_base(node.input[0]))
-            if var is None:
-                raise NotReadable(f"{node.name} reads a resource that is not a saved variable")
-            (reads if node.op == "ReadVariableOp" else gathers)[node.name] = var
-        elif node.op == "Identity" and variable_of(node.name) is not None:
-            removed.add(node.name)
-        elif node.op in _UNHANDLED:
-            raise NotReadable(f"{node.op} node {node.name} after inlining")
-    result = graph_pb2.GraphDef()
-    result.versions.CopyFrom(graph.versions)
-    values: dict[str, str] = {}  # placeholder standing for a variable's value -> checkpoint key
-
-    def placeholder(name: str, var: str, dtype: int) -> None:
-        key = var_key[var]
-        if ckpt.dtypes[key].as_datatype_enum != dtype:
-            raise NotReadable(f"variable {key} is read as another dtype")
-        ph = result.node.add()
-        ph.name, ph.op = name, "Placeholder"
-        ph.attr["dtype"].type = dtype
-        ph.attr["shape"].shape.SetInParent()
-        for d in ckpt.shapes[key]:
-            ph.attr["shape"].shape.dim.add().size = int(d)
-        values[name] = key
-
-    for node in graph.node:
-        if node.name in removed:
-            continue
-        if node.name in reads:
-            placeholder(node.name, reads[node.name], node.attr["dtype"].type)
-            continue
-        copy = result.node.add()
-        copy.CopyFrom(node)
-        del copy.input[:]
-        for i in node.input:
-            if _base(i) in removed:
-                if not i.startswith("^"):
-                    if node.name in gathers:  # its params: the variable's value
-                        copy.input.append(node.name + "/params")
-                        continue
-                    raise NotReadable(f"{node.op} node {node.name} uses a variable handle")
-                continue
-            copy.input.append(i)
-        if node.name in gathers:  # ResourceGather(handle, ids) -> GatherV2(value, ids, axis=batch_dims)
-            batch_dims = node.attr["batch_dims"].i if "batch_dims" in node.attr else 0
-            dtype = node.attr["dtype"].type
-            placeholder(node.name + "/params", gathers[node.name], dtype)
-            axis = result.node.add()
-            axis.name, axis.op = node.name + "/axis", "Const"
-            axis.attr["dtype"].type = 3  # DT_INT32
-            axis.attr["value"].tensor.dtype = 3
-            axis.attr["value"].tensor.tensor_shape.SetInParent()
-            axis.attr["value"].tensor.int_val.append(batch_dims)
-            copy.op = "GatherV2"
-            copy.input.insert(2, node.name + "/axis")
-            for k in list(copy.attr):
-                if k not in ("Tindices", "batch_dims"):
-                    del copy.attr[k]
-            copy.attr["Tparams"].type = dtype
-            copy.attr["Taxis"].type = 3
-            copy.attr["batch_dims"].i = batch_dims
-    return result, inputs, outputs, VariableSource(prefix, values)
-
-
-def inline_calls(graph: Any, fetches: list[str]) -> Any:
-    """``graph`` with every function call inlined, by Grappler's function optimizer (one pass, nothing else).
-
-    ``fetches`` are the node names to keep. Keras 3 wraps some ops (grouped and depthwise convolutions) in
-    functions marked for XLA, which Grappler will not inline; for a graph we only read, those marks mean nothing
-    and are dropped first (``graph`` is changed in place).
-    """
-    from tensorflow.core.protobuf import config_pb2, meta_graph_pb2
-    from tensorflow.python.grappler import tf_optimizer
-
-    for fn in graph.library.function:
-        for key in ("_noinline", "_XlaMustCompile"):
-            fn.attr.pop(key, None)
-        for node in fn.node_def:
-            node.attr.pop("_XlaMustCompile", None)
-    for node in graph.node:
-        node.attr.pop("_XlaMustCompile", None)
-    meta = meta_graph_pb2.MetaGraphDef()
-    meta.graph_def.CopyFrom(graph)
-    fetch = meta.collection_def["train_op"]
-    for name in fetches:
-        fetch.node_list.value.append(name)
-    config = config_pb2.ConfigProto()
-    rewrite = config.graph_options.rewrite_options
-    rewrite.optimizers.append("function")
-    rewrite.meta_optimizer_iterations = 1  # ONE
-    rewrite.min_graph_nodes = -1  # by default Grappler leaves graphs of under 4 nodes alone
-    return tf_optimizer.OptimizeGraph(config, meta)
+    specs = {}
+    for handle, key in var_key.items():
+        specs[handle] = (key, ckpt.dtypes[key].as_datatype_enum, [int(d) for d in ckpt.shapes[key]])
+    graph, values = reads_to_placeholders(graph, specs)
+    return graph, inputs, outputs, CheckpointWeights(prefix, values)

@@ -1,0 +1,188 @@
+"""Weight-free graphs: variables stay where they live and are read only when the importer needs them.
+
+Freezing a TensorFlow function (``convert_variables_to_constants``) copies every weight into the GraphDef, and
+each later step (Grappler, ``import_graph_def``, reading the constants back) holds another copy. Instead, the
+graph is inlined with no weights in it, and every read of a variable becomes a ``Placeholder`` of the variable's
+dtype and shape. A :class:`WeightSource` maps those placeholders to where the value is: a SavedModel checkpoint
+(:class:`CheckpointWeights`) or a live ``tf.Variable`` / captured eager tensor (:class:`LiveWeights`). The
+importer turns such a placeholder into a constant when it reaches it, one tensor at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+CALLS = ("StatefulPartitionedCall", "PartitionedCall")
+# Ops that must not remain after inlining (the freezing loaders handle them).
+_UNHANDLED = {"If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase", *CALLS,
+              "HashTableV2", "MutableHashTableV2", "LookupTableFindV2"}
+_DT_INT32 = 3
+
+
+class NotReadable(Exception):
+    """The graph has a shape the weight-free path does not handle; the caller falls back to freezing."""
+
+
+class WeightSource:
+    """Values for placeholders that stand for weights: ``keys`` maps a placeholder's node name to a key."""
+
+    def __init__(self, keys: dict[str, Any]):
+        self.keys = keys
+
+    def __contains__(self, node_name: str) -> bool:
+        return node_name in self.keys
+
+    def read(self, node_name: str) -> np.ndarray:
+        raise NotImplementedError
+
+
+class CheckpointWeights(WeightSource):
+    """Variables of a SavedModel's checkpoint (``keys``: checkpoint keys), read one at a time."""
+
+    def __init__(self, prefix: str, keys: dict[str, str]):
+        super().__init__(keys)
+        self.prefix = prefix
+        self._reader: Any = None
+
+    def read(self, node_name: str) -> np.ndarray:
+        if self._reader is None:
+            from tensorflow.python.training import py_checkpoint_reader
+
+            self._reader = py_checkpoint_reader.NewCheckpointReader(self.prefix)
+        return np.asarray(self._reader.get_tensor(self.keys[node_name]))
+
+
+class LiveWeights(WeightSource):
+    """Values held by the running program (``keys``: a function returning the value as an array)."""
+
+    def __init__(self, keys: dict[str, Callable[[], Any]]):
+        super().__init__(keys)
+
+    def read(self, node_name: str) -> np.ndarray:
+        return np.asarray(self.keys[node_name]())
+
+
+def base_name(name: str) -> str:
+    """The node name of a tensor or control input name (``^a``, ``a:1`` -> ``a``)."""
+    return name.lstrip("^").split(":")[0]
+
+
+def reads_to_placeholders(graph: Any, handles: dict[str, tuple[Any, int, list[int]]]) -> tuple[Any, dict[str, Any]]:
+    """Replace the reads of resource ``handles`` in an inlined ``graph`` by placeholders.
+
+    ``handles`` maps each handle node (a ``VarHandleOp``, or a resource ``Placeholder`` of a traced function) to
+    (key, dtype enum, shape) of its variable. Each ``ReadVariableOp`` becomes a ``Placeholder`` of that dtype
+    and shape, under the same name; each ``ResourceGather`` (an embedding lookup) becomes a ``GatherV2`` on
+    such a placeholder. The handles, and the ``Identity`` nodes that forward them, go; control inputs on them
+    are dropped. Returns the new GraphDef and {placeholder name: key}. Raises :class:`NotReadable` if a handle
+    has any other use, or if ops that need the full loader remain.
+    """
+    from tensorflow.core.framework import graph_pb2
+
+    by_name = {n.name: n for n in graph.node}
+
+    def handle_of(name: str) -> str | None:
+        seen = 0
+        while name in by_name and by_name[name].op == "Identity" and seen < 100:
+            name, seen = base_name(by_name[name].input[0]), seen + 1
+        return name if name in handles else None
+
+    reads: dict[str, str] = {}  # ReadVariableOp node -> handle
+    gathers: dict[str, str] = {}  # ResourceGather node -> handle
+    removed: set[str] = set(handles)
+    for node in graph.node:
+        if node.op in ("ReadVariableOp", "ResourceGather"):
+            handle = handle_of(base_name(node.input[0]))
+            if handle is None:
+                raise NotReadable(f"{node.name} reads a resource that is not a known variable")
+            (reads if node.op == "ReadVariableOp" else gathers)[node.name] = handle
+        elif node.op == "Identity" and handle_of(node.name) is not None:
+            removed.add(node.name)
+        elif node.op in _UNHANDLED:
+            raise NotReadable(f"{node.op} node {node.name} after inlining")
+    result = graph_pb2.GraphDef()
+    result.versions.CopyFrom(graph.versions)
+    values: dict[str, Any] = {}
+
+    def placeholder(name: str, handle: str, dtype: int) -> None:
+        key, var_dtype, shape = handles[handle]
+        if var_dtype != dtype:
+            raise NotReadable(f"variable {key} is read as another dtype")
+        ph = result.node.add()
+        ph.name, ph.op = name, "Placeholder"
+        ph.attr["dtype"].type = dtype
+        ph.attr["shape"].shape.SetInParent()
+        for d in shape:
+            ph.attr["shape"].shape.dim.add().size = int(d)
+        values[name] = key
+
+    for node in graph.node:
+        if node.name in removed:
+            continue
+        if node.name in reads:
+            placeholder(node.name, reads[node.name], node.attr["dtype"].type)
+            continue
+        copy = result.node.add()
+        copy.CopyFrom(node)
+        del copy.input[:]
+        for i in node.input:
+            if base_name(i) in removed:
+                if not i.startswith("^"):
+                    if node.name in gathers:  # its params: the variable's value
+                        copy.input.append(node.name + "/params")
+                        continue
+                    raise NotReadable(f"{node.op} node {node.name} uses a variable handle")
+                continue
+            copy.input.append(i)
+        if node.name in gathers:  # ResourceGather(handle, ids) -> GatherV2(value, ids, axis=batch_dims)
+            batch_dims = node.attr["batch_dims"].i if "batch_dims" in node.attr else 0
+            dtype = node.attr["dtype"].type
+            placeholder(node.name + "/params", gathers[node.name], dtype)
+            axis = result.node.add()
+            axis.name, axis.op = node.name + "/axis", "Const"
+            axis.attr["dtype"].type = _DT_INT32
+            axis.attr["value"].tensor.dtype = _DT_INT32
+            axis.attr["value"].tensor.tensor_shape.SetInParent()
+            axis.attr["value"].tensor.int_val.append(batch_dims)
+            copy.op = "GatherV2"
+            copy.input.insert(2, node.name + "/axis")
+            for k in list(copy.attr):
+                if k not in ("Tindices", "batch_dims"):
+                    del copy.attr[k]
+            copy.attr["Tparams"].type = dtype
+            copy.attr["Taxis"].type = _DT_INT32
+            copy.attr["batch_dims"].i = batch_dims
+    return result, values
+
+
+def inline_calls(graph: Any, fetches: list[str]) -> Any:
+    """``graph`` with every function call inlined, by Grappler's function optimizer (one pass, nothing else).
+
+    ``fetches`` are the node names to keep. Keras 3 wraps some ops (grouped and depthwise convolutions) in
+    functions marked for XLA, which Grappler will not inline; for a graph we only read, those marks mean nothing
+    and are dropped first (``graph`` is changed in place).
+    """
+    from tensorflow.core.protobuf import config_pb2, meta_graph_pb2
+    from tensorflow.python.grappler import tf_optimizer
+
+    for fn in graph.library.function:
+        for key in ("_noinline", "_XlaMustCompile"):
+            fn.attr.pop(key, None)
+        for node in fn.node_def:
+            node.attr.pop("_XlaMustCompile", None)
+    for node in graph.node:
+        node.attr.pop("_XlaMustCompile", None)
+    meta = meta_graph_pb2.MetaGraphDef()
+    meta.graph_def.CopyFrom(graph)
+    fetch = meta.collection_def["train_op"]
+    for name in fetches:
+        fetch.node_list.value.append(name)
+    config = config_pb2.ConfigProto()
+    rewrite = config.graph_options.rewrite_options
+    rewrite.optimizers.append("function")
+    rewrite.meta_optimizer_iterations = 1  # ONE
+    rewrite.min_graph_nodes = -1  # by default Grappler leaves graphs of under 4 nodes alone
+    return tf_optimizer.OptimizeGraph(config, meta)
