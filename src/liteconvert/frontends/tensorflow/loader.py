@@ -1,7 +1,10 @@
-"""Load TensorFlow sources (SavedModel, Keras model or file, concrete functions) into frozen GraphDefs.
+"""Load TensorFlow sources (SavedModel, Keras model or file, concrete functions) into GraphDefs for the importer.
 
-This is TensorFlow's own graph tooling (loading, tracing, freezing variables, Grappler function inlining):
-how a TF graph is read. Everything after it is ours.
+Each signature becomes one inlined GraphDef whose weights are placeholders, filled by the importer from where
+the values live (``weights``: the live variables of a traced function, or a SavedModel's checkpoint read by
+``savedmodel`` without restoring the model). Functions of a shape that path does not handle (control flow,
+tables) are frozen instead: variables copied into the GraphDef as constants. Tracing, freezing and Grappler's
+inlining are TensorFlow's own graph tooling; everything after it is ours.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from .quiet import import_tensorflow, silenced
 
 @dataclass
 class LoadedGraph:
-    """One signature's frozen graph: user-facing input/output names mapped to graph tensor names."""
+    """One signature's graph (inlined; weights as ``variables`` placeholders, or frozen into constants):
+    user-facing input/output names mapped to graph tensor names."""
 
     key: str
     graph_def: Any  # tf.compat.v1.GraphDef
@@ -30,7 +34,7 @@ class LoadedGraph:
     layer_of: dict[str, str] = field(default_factory=dict)  # node-name prefix -> Keras layer name
     # Runs the source model: {input name: array} -> {output name: array}; used to verify the conversion.
     reference: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None
-    # Placeholders that stand for variables, read on demand (a SavedModel read without restoring it).
+    # Placeholders that stand for weights, and where their values are read (a ``weights.WeightSource``).
     variables: Any = None
     # The key of an earlier signature that computes the same thing: this one shares its subgraph.
     alias_of: str | None = None
@@ -42,7 +46,7 @@ def _trace_graph(func: Any, key: str, input_names: list[str], output_names: list
 
     try:
         return _weight_free(func, key, input_names, output_names, source)
-    except NotReadable as e:
+    except (NotReadable, AttributeError, KeyError, TypeError, ValueError) as e:  # a function of another shape
         logging.getLogger("liteconvert").debug("signature %s: freezing its variables (%s)", key, e)
         return _freeze(func, key, input_names, output_names, source)
 
@@ -180,7 +184,7 @@ def load_saved_model(path: str, signature_keys: list[str] | None = None, tags: s
         out = func.structured_outputs
         out_names = sorted(out) if isinstance(out, dict) else [f"output_{i}" for i in range(len(tf.nest.flatten(out)))]
         with silenced():
-            graph = _freeze(func, key, in_names, out_names, path)
+            graph = _trace_graph(func, key, in_names, out_names, path)
         graph.reference = _signature_reference(func, out_names)
         graphs.append(graph)
     return graphs

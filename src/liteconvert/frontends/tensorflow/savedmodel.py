@@ -34,6 +34,8 @@ from .weights import base_name as _base
 
 __all__ = ["NotReadable", "choose_meta_graph", "read_saved_model_proto", "read_signatures", "signature_fingerprint",
            "signature_keys"]
+
+
 def _funcs_in(attr: Any, acc: list[str]) -> None:
     if attr.HasField("func"):
         acc.append(attr.func.name)

@@ -18,7 +18,7 @@ import numpy as np
 CALLS = ("StatefulPartitionedCall", "PartitionedCall")
 # Ops that must not remain after inlining (the freezing loaders handle them).
 _UNHANDLED = {"If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase", *CALLS,
-              "HashTableV2", "MutableHashTableV2", "LookupTableFindV2"}
+              "HashTableV2", "MutableHashTableV2", "LookupTableFindV2", "VariableV2", "Variable", "VarHandleOp"}
 _DT_INT32 = 3
 
 
@@ -101,7 +101,7 @@ def reads_to_placeholders(graph: Any, handles: dict[str, tuple[Any, int, list[in
             (reads if node.op == "ReadVariableOp" else gathers)[node.name] = handle
         elif node.op == "Identity" and handle_of(node.name) is not None:
             removed.add(node.name)
-        elif node.op in _UNHANDLED:
+        elif node.op in _UNHANDLED and node.name not in handles:
             raise NotReadable(f"{node.op} node {node.name} after inlining")
     result = graph_pb2.GraphDef()
     result.versions.CopyFrom(graph.versions)
