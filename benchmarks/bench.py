@@ -471,13 +471,17 @@ def _environment() -> dict:
     import platform
 
     env = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()}
-    for pkg in ("tensorflow", "keras", "ai-edge-litert", "numpy"):
-        try:
-            from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-            env[pkg] = version(pkg)
-        except Exception:
-            env[pkg] = None
+    for pkg, dists in (("tensorflow", ("tensorflow-cpu", "tensorflow")), ("keras", ("keras",)),
+                       ("ai-edge-litert", ("ai-edge-litert",)), ("numpy", ("numpy",))):
+        env[pkg] = None
+        for dist in dists:
+            try:
+                env[pkg] = version(dist)
+                break
+            except PackageNotFoundError:
+                continue
     return env
 
 
