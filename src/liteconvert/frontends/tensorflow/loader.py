@@ -82,14 +82,15 @@ def _weight_free(func: Any, key: str, input_names: list[str], output_names: list
     graph_def, reads = reads_to_placeholders(graph_def, handles)
     for placeholder, v in reads.items():
         live[placeholder] = v.numpy
-    return LoadedGraph(
-        key=key,
-        graph_def=graph_def,
-        inputs=list(zip(input_names, [t.name for t in inputs], strict=True)),
-        outputs=list(zip(output_names, [t.name for t in outputs], strict=True)),
-        source=source,
-        variables=LiveWeights(live),
-    )
+    return _named(key, graph_def, input_names, inputs, output_names, outputs, source, LiveWeights(live))
+
+
+def _named(key: str, graph_def: Any, input_names: list[str], inputs: list[Any], output_names: list[str],
+           outputs: list[Any], source: str, variables: Any = None) -> LoadedGraph:
+    """A LoadedGraph whose user-facing names map to the graph tensors ``inputs``/``outputs``, in order."""
+    return LoadedGraph(key=key, graph_def=graph_def, source=source, variables=variables,
+                       inputs=list(zip(input_names, [t.name for t in inputs], strict=True)),
+                       outputs=list(zip(output_names, [t.name for t in outputs], strict=True)))
 
 
 def _freeze(func: Any, key: str, input_names: list[str], output_names: list[str], source: str) -> LoadedGraph:
@@ -115,13 +116,7 @@ def _freeze(func: Any, key: str, input_names: list[str], output_names: list[str]
         from .weights import inline_calls
 
         graph_def = inline_calls(graph_def, [t.name.split(":")[0] for t in inputs + outputs])
-    return LoadedGraph(
-        key=key,
-        graph_def=graph_def,
-        inputs=list(zip(input_names, [t.name for t in inputs], strict=True)),
-        outputs=list(zip(output_names, [t.name for t in outputs], strict=True)),
-        source=source,
-    )
+    return _named(key, graph_def, input_names, inputs, output_names, outputs, source)
 
 
 class _FrozenView:
