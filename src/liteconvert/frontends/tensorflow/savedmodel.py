@@ -216,7 +216,14 @@ def _read_one(mg: Any, key: str, ckpt: _Checkpoint, prefix: str) -> tuple[Any, d
                 continue
             if handle.op != "VarHandleOp" or og.nodes[oid].WhichOneof("kind") != "variable":
                 raise NotReadable(f"captured input {tensor} is a {og.nodes[oid].WhichOneof('kind')}")
-            var_key[handle.name] = ckpt.key_of(oid)
+            key = ckpt.key_of(oid)
+            # The handle's own dtype and shape must be the checkpoint value's: a safety net for the mapping.
+            shape = handle.attr["shape"].shape
+            if (handle.attr["dtype"].type != ckpt.dtypes[key].as_datatype_enum
+                    or (not shape.unknown_rank and any(d.size >= 0 for d in shape.dim)
+                        and [d.size for d in shape.dim] != list(ckpt.shapes[key]))):
+                raise NotReadable(f"variable {handle.name} does not match checkpoint value {key}")
+            var_key[handle.name] = key
     for node in graph.node:
         if node.op in ("VarHandleOp", "VariableV2", "Variable") and node.name not in var_key:
             raise NotReadable(f"variable {node.name} is not captured by a saved function")
