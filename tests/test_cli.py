@@ -120,6 +120,21 @@ def test_corrupt_saved_model(saved_model, tmp_path):
     assert not out.exists()
 
 
+def test_damaged_variables(saved_model, tmp_path):
+    """The index and object graph are intact but a weight's bytes are not: the checksum catches it on read."""
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(saved_model, bad)
+    data = bad / "variables" / "variables.data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    raw[:16] = b"\xff" * 16
+    data.write_bytes(bytes(raw))
+    out = tmp_path / "x.tflite"
+    assert_one_line_error(cli("convert", str(bad), "-o", str(out)), 1, "cannot read variable", "Fix:")
+    assert not out.exists()
+
+
 def test_wrong_signature_key(saved_model, tmp_path):
     out = tmp_path / "x.tflite"
     res = cli("convert", saved_model, "-o", str(out), "--signature-keys", "serving_default,predict")

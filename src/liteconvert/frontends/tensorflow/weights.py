@@ -10,6 +10,7 @@ importer turns such a placeholder into a constant when it reaches it, one tensor
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -48,11 +49,20 @@ class CheckpointWeights(WeightSource):
         self._reader: Any = None
 
     def read(self, node_name: str) -> np.ndarray:
-        if self._reader is None:
-            from tensorflow.python.training import py_checkpoint_reader
+        from ...errors import InvalidModelError
 
-            self._reader = py_checkpoint_reader.NewCheckpointReader(self.prefix)
-        return np.asarray(self._reader.get_tensor(self.keys[node_name]))
+        key = self.keys[node_name]
+        try:
+            if self._reader is None:
+                from tensorflow.python.training import py_checkpoint_reader
+
+                self._reader = py_checkpoint_reader.NewCheckpointReader(self.prefix)
+            return np.asarray(self._reader.get_tensor(key))
+        except Exception as e:  # a damaged or incomplete variables/ directory
+            lines = str(e).strip().splitlines() or [type(e).__name__]
+            raise InvalidModelError(f"cannot read variable {key.split('/.ATTRIBUTES')[0]} from "
+                                    f"{os.path.dirname(self.prefix)}: {lines[0][:300]}. Fix: re-export the model, "
+                                    "or copy its variables/ directory again (it is damaged or incomplete).") from None
 
 
 class LiveWeights(WeightSource):
@@ -62,7 +72,14 @@ class LiveWeights(WeightSource):
         super().__init__(keys)
 
     def read(self, node_name: str) -> np.ndarray:
-        return np.asarray(self.keys[node_name]())
+        from ...errors import InvalidModelError
+
+        try:
+            return np.asarray(self.keys[node_name]())
+        except Exception as e:  # an uninitialised variable, typically
+            lines = str(e).strip().splitlines() or [type(e).__name__]
+            raise InvalidModelError(f"cannot read the value behind {node_name}: {lines[0][:300]}. Fix: make sure "
+                                    "the model's variables are initialised (call the model once).") from None
 
 
 def base_name(name: str) -> str:
