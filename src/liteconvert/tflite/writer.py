@@ -205,8 +205,9 @@ def serialize(model: Model, weights_after_flatbuffer: bool | None = None, consum
                 opt.customOptions = list(op.custom_options)
             sgt.operators.append(opt)
         subgraphs.append(sgt)
-        if consume:  # the buffers now hold the only references to the constants' memory
-            for t in tensors:
+    if consume:  # the buffers now hold the only references to the constants' memory
+        for sg in model.subgraphs:
+            for t in sg.tensors():
                 t.data = None
 
     sigs = []

@@ -172,7 +172,7 @@ def _import_one(loaded: LoadedGraph, policy: LoweringPolicy) -> tuple[Subgraph, 
             for i, t in enumerate(op.outputs)
         ]
         if variables is not None and op.type == "Placeholder" and op.name in variables:
-            # A variable of a SavedModel read without restoring it: its value, read now, as a constant.
+            # A weight, read now from where it lives (a SavedModel's checkpoint, a live variable): a constant.
             values[op.outputs[0].name] = const(outputs[0].name, variables.read(op.name), source=op.name)
             continue
         if op.type == "Placeholder" or (op.outputs and op.outputs[0].name in input_tensor_names):
