@@ -123,6 +123,16 @@ def test_linalg_op_needs_custom_op(det_model):
     assert "needs a custom op" in text and "layer 'det'" in text and "Converts with --allow-custom-ops" in text
 
 
+def test_aliased_signatures_are_named_in_the_report(det_model, tmp_path):
+    """Keras 3's export writes serve and serving_default for one function: converted once, both named."""
+    path = str(tmp_path / "det")
+    det_model.export(path, format="tf_saved_model", verbose=False)
+    report = liteconvert.TFLiteConverter.from_saved_model(path).check()
+    r = row(report, "MatrixDeterminant")
+    assert r.count == 1 and r.signatures == ["serving_default", "serve"], (r.count, r.signatures)
+    assert "[in signatures serving_default, serve]" in " ".join(report.to_text().split())
+
+
 def test_string_op_needs_select_tf_ops(string_model):
     report = liteconvert.check(string_model)
     r = row(report, "StringLower")

@@ -446,6 +446,12 @@ def check_graphs(graphs: list[Any], source: str, pipeline: list[list[str]] | Non
                 litert[rec.node] = [f"{k} (fused)" for k in rec.litert]
     inputs = model_inputs(graphs)
     rows = build_rows(policy.records, litert, inputs)
+    aliases: dict[str, list[str]] = {}  # signatures converted once for another one (Keras 3's serve)
+    for g in graphs:
+        if getattr(g, "alias_of", None):
+            aliases.setdefault(g.alias_of, []).append(g.key)
+    for r in rows:
+        r.signatures.extend(a for s in list(r.signatures) for a in aliases.get(s, []) if a not in r.signatures)
     notes = []
     wide: dict[tuple[str, str], list[str]] = {}
     for i in inputs:
