@@ -172,8 +172,10 @@ def serialize(model: Model, weights_after_flatbuffer: bool | None = None, consum
 
     subgraphs = []
     sg_tensor_index: list[dict[int, int]] = []
+    listed: list[Tensor] = []
     for sg in model.subgraphs:
         tensors = sg.tensors()
+        listed.extend(tensors)
         index = {t.uid: i for i, t in enumerate(tensors)}
         sg_tensor_index.append(index)
         sgt = s.SubGraphT()
@@ -206,9 +208,8 @@ def serialize(model: Model, weights_after_flatbuffer: bool | None = None, consum
             sgt.operators.append(opt)
         subgraphs.append(sgt)
     if consume:  # the buffers now hold the only references to the constants' memory
-        for sg in model.subgraphs:
-            for t in sg.tensors():
-                t.data = None
+        for t in listed:
+            t.data = None
 
     sigs = []
     for sig in model.signatures:

@@ -218,17 +218,18 @@ def _load_saved_model_lean(path: str, signature_keys: list[str] | None, tags: se
     if meta_graph is None:
         return None
     keys = _choose_keys(savedmodel.signature_keys(meta_graph), signature_keys, path)
+    index = savedmodel.MetaGraphIndex(meta_graph)
     # Signatures that compute the same thing (Keras 3's "serve" and "serving_default") are converted once.
     alias_of: dict[str, str] = {}
     first_with: dict[bytes, str] = {}
     for key in keys:
-        fp = savedmodel.signature_fingerprint(meta_graph, key)
+        fp = savedmodel.signature_fingerprint(index, key)
         if fp is not None:
             alias_of[key] = first_with.setdefault(fp, key)
     primary = [k for k in keys if alias_of.get(k, k) == k]
     try:
         with silenced():
-            read = dict(zip(primary, savedmodel.read_signatures(path, primary, meta_graph), strict=True))
+            read = dict(zip(primary, savedmodel.read_signatures(path, primary, index), strict=True))
     except savedmodel.NotReadable as e:
         logging.getLogger("liteconvert").debug("SavedModel %s: restoring it in full (%s)", path, e)
         return None

@@ -32,8 +32,8 @@ from .weights import CALLS as _CALLS
 from .weights import CheckpointWeights, NotReadable, inline_calls, reads_to_placeholders
 from .weights import base_name as _base
 
-__all__ = ["NotReadable", "choose_meta_graph", "read_saved_model_proto", "read_signatures", "signature_fingerprint",
-           "signature_keys"]
+__all__ = ["MetaGraphIndex", "NotReadable", "choose_meta_graph", "read_saved_model_proto", "read_signatures",
+           "signature_fingerprint", "signature_keys"]
 
 
 def _funcs_in(attr: Any, acc: list[str]) -> None:
@@ -67,7 +67,16 @@ def signature_keys(meta_graph: Any) -> list[str]:
     return sorted(k for k in meta_graph.signature_def if not k.startswith("__"))
 
 
-def signature_fingerprint(mg: Any, key: str) -> bytes | None:
+class MetaGraphIndex:
+    """A MetaGraph with its graph's nodes and functions by name, built once for every signature read from it."""
+
+    def __init__(self, meta_graph: Any):
+        self.meta_graph = meta_graph
+        self.nodes = {n.name: n for n in meta_graph.graph_def.node}
+        self.library = {f.signature.name: f for f in meta_graph.graph_def.library.function}
+
+
+def signature_fingerprint(index: MetaGraphIndex, key: str) -> bytes | None:
     """What signature ``key`` computes, as bytes: two keys with equal fingerprints are the same computation.
 
     Keras 3's ``export()`` writes ``serve`` and its alias ``serving_default``: two wrapper functions that differ
@@ -76,16 +85,16 @@ def signature_fingerprint(mg: Any, key: str) -> bytes | None:
     each signature input enters and each output leaves it. None when the signature is not one call of a saved
     function.
     """
+    mg = index.meta_graph
     sig = mg.signature_def[key]
     calls = {_base(t.name) for t in sig.outputs.values()}
     if len(calls) != 1:
         return None
-    nodes = {n.name: n for n in mg.graph_def.node}
-    call = nodes.get(calls.pop())
+    call = index.nodes.get(calls.pop())
     if call is None or call.op not in _CALLS:
         return None
     fname = call.attr["f"].func.name
-    body = next((f for f in mg.graph_def.library.function if f.signature.name == fname), None)
+    body = index.library.get(fname)
     cf = mg.object_graph_def.concrete_functions.get(fname)
     if body is None or cf is None:
         return None
@@ -117,6 +126,7 @@ class _Checkpoint:
             raw = reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH")
         except Exception as e:  # no object graph (TF1 checkpoint) or unreadable: the full loader reports it
             raise NotReadable(f"checkpoint: {e}") from None
+        self.reader = reader  # reused to read the values
         self.graph = trackable_object_graph_pb2.TrackableObjectGraph()
         self.graph.ParseFromString(raw)
         self.shapes = reader.get_variable_to_shape_map()
@@ -131,27 +141,28 @@ class _Checkpoint:
         return keys[0]
 
 
-def read_signatures(path: str, keys: list[str], meta_graph: Any) -> list[tuple[Any, dict[str, str], dict[str, str],
-                                                                             CheckpointWeights]]:
+def read_signatures(path: str, keys: list[str], index: MetaGraphIndex,
+                    ) -> list[tuple[Any, dict[str, str], dict[str, str], CheckpointWeights]]:
     """Per signature key: (weight-free inlined GraphDef, inputs, outputs, variable source).
 
     ``inputs``/``outputs`` map the signature's names to graph tensor names. Raises :class:`NotReadable` when
     the SavedModel has a shape this reader does not handle.
     """
     prefix = os.path.join(path, "variables", "variables")
-    if not meta_graph.HasField("object_graph_def") or not os.path.exists(prefix + ".index"):
+    if not index.meta_graph.HasField("object_graph_def") or not os.path.exists(prefix + ".index"):
         raise NotReadable("no object graph or no variables index")
     ckpt = _Checkpoint(prefix)
     try:
-        return [_read_one(meta_graph, key, ckpt, prefix) for key in keys]
+        return [_read_one(index, key, ckpt, prefix) for key in keys]
     except (KeyError, IndexError, ValueError) as e:  # references this reader cannot follow
         raise NotReadable(f"{type(e).__name__}: {e}") from None
 
 
-def _read_one(mg: Any, key: str, ckpt: _Checkpoint, prefix: str) -> tuple[Any, dict[str, str], dict[str, str],
-                                                                          CheckpointWeights]:
+def _read_one(index: MetaGraphIndex, key: str, ckpt: _Checkpoint, prefix: str,
+              ) -> tuple[Any, dict[str, str], dict[str, str], CheckpointWeights]:
     from tensorflow.core.framework import graph_pb2
 
+    mg, nodes, library = index.meta_graph, index.nodes, index.library
     sig = mg.signature_def[key]
     for info in list(sig.inputs.values()) + list(sig.outputs.values()):
         if info.WhichOneof("encoding") != "name":
@@ -161,7 +172,6 @@ def _read_one(mg: Any, key: str, ckpt: _Checkpoint, prefix: str) -> tuple[Any, d
 
     # 1. The nodes the outputs depend on, and the functions they call.
     source = mg.graph_def
-    nodes = {n.name: n for n in source.node}
     keep: set[str] = set()
     stack = [_base(t) for t in outputs.values()] + [_base(t) for t in inputs.values()]
     while stack:
@@ -172,7 +182,6 @@ def _read_one(mg: Any, key: str, ckpt: _Checkpoint, prefix: str) -> tuple[Any, d
             raise NotReadable(f"node {name} is missing")
         keep.add(name)
         stack.extend(_base(i) for i in nodes[name].input)
-    library = {f.signature.name: f for f in source.library.function}
     pending: list[str] = []
     graph = graph_pb2.GraphDef()
     graph.versions.CopyFrom(source.versions)
@@ -224,10 +233,6 @@ def _read_one(mg: Any, key: str, ckpt: _Checkpoint, prefix: str) -> tuple[Any, d
                         and [d.size for d in shape.dim] != list(ckpt.shapes[key]))):
                 raise NotReadable(f"variable {handle.name} does not match checkpoint value {key}")
             var_key[handle.name] = key
-    for node in graph.node:
-        if node.op in ("VarHandleOp", "VariableV2", "Variable") and node.name not in var_key:
-            raise NotReadable(f"variable {node.name} is not captured by a saved function")
-
     # 3. Inline.
     if graph.library.function:
         graph = inline_calls(graph, [_base(t) for t in outputs.values()])
@@ -237,4 +242,4 @@ def _read_one(mg: Any, key: str, ckpt: _Checkpoint, prefix: str) -> tuple[Any, d
     for handle, key in var_key.items():
         specs[handle] = (key, ckpt.dtypes[key].as_datatype_enum, [int(d) for d in ckpt.shapes[key]])
     graph, values = reads_to_placeholders(graph, specs)
-    return graph, inputs, outputs, CheckpointWeights(prefix, values)
+    return graph, inputs, outputs, CheckpointWeights(prefix, values, ckpt.reader)

@@ -43,10 +43,10 @@ class WeightSource:
 class CheckpointWeights(WeightSource):
     """Variables of a SavedModel's checkpoint (``keys``: checkpoint keys), read one at a time."""
 
-    def __init__(self, prefix: str, keys: dict[str, str]):
+    def __init__(self, prefix: str, keys: dict[str, str], reader: Any = None):
         super().__init__(keys)
         self.prefix = prefix
-        self._reader: Any = None
+        self._reader = reader  # a CheckpointReader already open on ``prefix``, or None to open one when needed
 
     def read(self, node_name: str) -> np.ndarray:
         from ...errors import InvalidModelError
