@@ -58,11 +58,20 @@ def save(tf, module, path) -> str:
 
 @pytest.fixture(scope="module")
 def det_model(tf, keras):
-    """A Keras model whose Lambda layer 'det' uses tf.linalg.det (not in LiteRT, not in the Flex allowlist)."""
+    """A Keras model whose Lambda layer 'det' uses tf.linalg.det (no LiteRT builtin; in the Flex allowlist)."""
     x = keras.Input(shape=(3, 3), name="m")
     d = keras.layers.Lambda(lambda t: tf.linalg.det(t)[:, None], name="det")(x)
     y = keras.layers.Dense(2, name="dense")(d)
     return keras.Model(x, y, name="det_model")
+
+
+@pytest.fixture(scope="module")
+def digamma_model(tf, keras):
+    """A Keras model whose Lambda layer 'digamma' uses tf.math.digamma (no builtin, not in the Flex allowlist)."""
+    x = keras.Input(shape=(3,), name="x")
+    d = keras.layers.Lambda(lambda t: tf.math.digamma(tf.abs(t) + 1.0), name="digamma")(x)
+    y = keras.layers.Dense(2, name="dense")(d)
+    return keras.Model(x, y, name="digamma_model")
 
 
 @pytest.fixture(scope="module")
@@ -110,24 +119,46 @@ def size_model(tf, keras, shape, batch_size=None):
 
 # -- check: one report per model -------------------------------------------------------------------------------
 
-def test_linalg_op_needs_custom_op(det_model):
+def test_linalg_op_needs_select_tf_ops(det_model):
+    """tf.linalg.det has no builtin but is on the Flex delegate's allowlist: Select TF ops carry it, as in
+    Google's converter (FlexMatrixDeterminant)."""
     report = liteconvert.TFLiteConverter.from_keras_model(det_model).check()
     r = row(report, "MatrixDeterminant")
-    assert r.status == "custom" and r.count == 1 and r.fallback == "custom"
+    assert r.status == "select" and r.count == 1 and r.fallback == "select"
     assert r.nodes and r.nodes[0][1] == "det", r.nodes  # the Keras layer it comes from
-    assert "2x2" in r.fix and "--allow-custom-ops" in r.fix
+    assert "2x2" in r.fix and "--allow-select-tf-ops" in r.fix and r.becomes() == "FlexMatrixDeterminant"
     assert row(report, "MatMul").status == "builtin"
+    assert report.outcome == "select_tf_ops" and report.exit_code == EXIT_CODES["select_tf_ops"] == 10
+
+
+def test_op_outside_the_flex_allowlist_needs_custom_op(digamma_model):
+    report = liteconvert.TFLiteConverter.from_keras_model(digamma_model).check()
+    r = row(report, "Digamma")
+    assert r.status == "custom" and r.count == 1 and r.fallback == "custom"
+    assert r.nodes and r.nodes[0][1] == "digamma", r.nodes
+    assert "--allow-custom-ops" in r.fix
     assert report.outcome == "custom_ops" and report.exit_code == EXIT_CODES["custom_ops"] == 11
     assert report.flags() == ["--allow-custom-ops"]
     text = report.to_text()
-    assert "needs a custom op" in text and "layer 'det'" in text and "Converts with --allow-custom-ops" in text
+    assert "needs a custom op" in text and "layer 'digamma'" in text and "Converts with --allow-custom-ops" in text
+
+
+def test_every_flex_allowlisted_op_is_a_real_tf_op(tf):
+    """The allowlist is data copied by hand: every name must be an op TensorFlow registers."""
+    from tensorflow.python.framework import op_def_registry
+
+    from liteconvert.frontends.tensorflow.flex import FLEX_ALLOWLIST
+
+    assert len(FLEX_ALLOWLIST) > 700
+    assert [n for n in sorted(FLEX_ALLOWLIST) if op_def_registry.get(n) is None] == []
+    assert {"MatrixDeterminant", "MatrixInverse", "Einsum", "StringLower", "Cumprod"} <= FLEX_ALLOWLIST
 
 
 def test_aliased_signatures_are_named_in_the_report(det_model, tmp_path):
     """Keras 3's export writes serve and serving_default for one function: converted once, both named."""
     path = str(tmp_path / "det")
     det_model.export(path, format="tf_saved_model", verbose=False)
-    report = liteconvert.TFLiteConverter.from_saved_model(path).check()
+    report = liteconvert.TFLiteConverter.from_saved_model(path, ["serving_default", "serve"]).check()
     r = row(report, "MatrixDeterminant")
     assert r.count == 1 and r.signatures == ["serving_default", "serve"], (r.count, r.signatures)
     assert "[in signatures serving_default, serve]" in " ".join(report.to_text().split())
@@ -298,21 +329,49 @@ def test_flex_options_format():
 
 # -- custom ops -----------------------------------------------------------------------------------------------
 
-def test_custom_op_reaches_the_kernel_lookup(det_model):
+def test_custom_op_reaches_the_kernel_lookup(digamma_model):
     from flatbuffers import flexbuffers
 
-    conv = liteconvert.TFLiteConverter.from_keras_model(det_model)
+    conv = liteconvert.TFLiteConverter.from_keras_model(digamma_model)
     conv.allow_custom_ops = True
-    with pytest.warns(ConversionWarning, match="custom ops \\(MatrixDeterminant\\)"):
+    with pytest.warns(ConversionWarning, match="custom ops \\(Digamma\\)"):
         data = conv.convert()
     ours = custom_ops(data)
-    assert [code for code, _ in ours] == ["MatrixDeterminant"]
+    assert [code for code, _ in ours] == ["Digamma"]
     assert flexbuffers.Loads(bytearray(ours[0][1])) == {"T": "float32"}
     # A user-registered kernel is reachable: the runtime asks for exactly that name.
     from ai_edge_litert.interpreter import Interpreter
 
-    with pytest.raises(RuntimeError, match=r"unresolved custom op: MatrixDeterminant\."):
+    with pytest.raises(RuntimeError, match=r"unresolved custom op: Digamma\."):
         Interpreter(model_content=data).allocate_tensors()
+
+
+def test_allow_custom_ops_keeps_flex_allowlisted_ops_custom_only_when_asked(det_model):
+    """With allow_custom_ops alone (no Select TF ops), an allowlisted op becomes a custom op, as in Google's."""
+    conv = liteconvert.TFLiteConverter.from_keras_model(det_model)
+    conv.allow_custom_ops = True
+    with pytest.warns(ConversionWarning):
+        data = conv.convert()
+    assert [code for code, _ in custom_ops(data)] == ["MatrixDeterminant"]
+
+
+def test_det_select_tf_ops_same_as_google(det_model, tf):
+    """Drop-in: the same script, run against both converters, emits FlexMatrixDeterminant."""
+    from tensorflow.core.framework import node_def_pb2
+
+    from liteconvert.frontends.tensorflow.flex import parse_flex_custom_options
+
+    results = {}
+    for name, module in (("liteconvert", liteconvert), ("google", tf.lite)):
+        conv = module.TFLiteConverter.from_keras_model(det_model)
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            results[name] = custom_ops(conv.convert())
+    assert [c for c, _ in results["liteconvert"]] == [c for c, _ in results["google"]] == ["FlexMatrixDeterminant"]
+    ours = node_def_pb2.NodeDef.FromString(parse_flex_custom_options(results["liteconvert"][0][1])[1])
+    theirs = node_def_pb2.NodeDef.FromString(parse_flex_custom_options(results["google"][0][1])[1])
+    assert ours.op == theirs.op == "MatrixDeterminant" and ours.attr["T"] == theirs.attr["T"]
 
 
 # -- conversion errors use the same analysis --------------------------------------------------------------------
@@ -323,22 +382,22 @@ def test_convert_error_lists_every_op_as_a_table(tf, tmp_path):
                                       tf.TensorSpec([None], tf.string, name="s")])
         def serve(self, m, s):
             y = tf.ensure_shape(tf.py_function(lambda t: t, [m], tf.float32), [None, 3, 3])
-            return {"d": tf.linalg.det(m) + tf.reduce_sum(y, axis=[1, 2]), "s": tf.strings.lower(s)}
+            return {"d": tf.reduce_sum(tf.math.digamma(m) + y, axis=[1, 2]), "s": tf.strings.lower(s)}
 
     path = save(tf, M(), tmp_path / "mixed")
     with pytest.raises(UnsupportedOpsError) as info:
         liteconvert.convert(path)
     e = info.value
-    assert {p.op_type for p in e.problems} == {"MatrixDeterminant", "StringLower", "EagerPyFunc"}
+    assert {p.op_type for p in e.problems} == {"Digamma", "StringLower", "EagerPyFunc"}
     assert "\n" not in e.summary
     text = str(e)
-    for needle in ("MatrixDeterminant", "needs a custom op", "StringLower", "needs Select TF ops", "EagerPyFunc",
+    for needle in ("Digamma", "needs a custom op", "StringLower", "needs Select TF ops", "EagerPyFunc",
                    "unsupported", "where:", "fix:"):
         assert needle in text, needle
     # With Select TF ops the string op is carried; the rest are still listed together.
     with pytest.raises(UnsupportedOpsError) as info:
         liteconvert.convert(path, target_spec=_select_spec())
-    assert {p.op_type for p in info.value.problems} == {"MatrixDeterminant", "EagerPyFunc"}
+    assert {p.op_type for p in info.value.problems} == {"Digamma", "EagerPyFunc"}
 
 
 def _select_spec():

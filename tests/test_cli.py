@@ -159,7 +159,7 @@ def test_bad_flags(tmp_path):
 
 def test_output_directory_missing(saved_model, tmp_path):
     out = tmp_path / "missing" / "x.tflite"
-    assert_one_line_error(cli("convert", saved_model, "-o", str(out)), 1, "output directory does not exist")
+    assert_one_line_error(cli("convert", saved_model, "-o", str(out)), 4, "output directory does not exist")
 
 
 def test_convert_verify(saved_model, tmp_path):

@@ -388,7 +388,8 @@ def test_extract_never_writes_outside(plain, tmp_path, evil):
     os.symlink(outside, target / "link")
     model = _with_zip(plain, {"labels.txt": b"ok\n", evil: b"pwned"})
     before = sorted(p for p in tmp_path.rglob("*"))
-    with pytest.raises(md_api.MetadataError, match="outside"):
+    # (a member named like the symlink itself is refused as being in the way: links are never written through)
+    with pytest.raises(md_api.MetadataError, match="outside" if evil != "link" else "already exists"):
         md_api.extract(model, target)
     assert sorted(p for p in tmp_path.rglob("*")) == before
     assert not list(outside.iterdir())

@@ -14,7 +14,7 @@ from conftest import ROOT, tolerance
 
 import liteconvert
 from liteconvert.frontends.tensorflow.loader import _load_saved_model_lean, load_saved_model
-from liteconvert.verify import run_tflite
+from liteconvert.verify import make_interpreter, run_tflite
 
 
 @pytest.fixture
@@ -62,14 +62,29 @@ def test_keras_export_converts_without_restoring(keras_export, no_restore):
     assert float(np.max(np.abs(got - want))) <= tolerance(want)
 
 
-def test_keras_export_aliases_share_one_subgraph(keras_export, no_restore):
-    """Keras 3 writes "serve" and "serving_default" for one function: one subgraph, two signatures."""
+def test_keras_export_defaults_to_serving_default_only(keras_export, no_restore):
+    """A model.export() artifact gets one signature, serving_default, as from Google's converter: scripts that
+    call get_signature_runner() without a key keep working."""
     from liteconvert.tflite.reader import read_model
 
     model, path = keras_export
-    graphs = load_saved_model(path)
-    assert [(g.key, g.alias_of) for g in graphs] == [("serving_default", None), ("serve", "serving_default")]
+    assert [g.key for g in load_saved_model(path)] == ["serving_default"]
     data = liteconvert.TFLiteConverter.from_saved_model(path).convert()
+    assert [s.key for s in read_model(data).signatures] == ["serving_default"]
+    x = np.random.default_rng(4).standard_normal((2, 12, 12, 3)).astype(np.float32)
+    got = make_interpreter(data).get_signature_runner()(image=x)["output_0"]
+    want = np.asarray(model(x, training=False))
+    assert float(np.max(np.abs(got - want))) <= tolerance(want)
+
+
+def test_keras_export_aliases_share_one_subgraph(keras_export, no_restore):
+    """Asked for both, Keras 3's "serve" and "serving_default" (one function) are one subgraph, two signatures."""
+    from liteconvert.tflite.reader import read_model
+
+    model, path = keras_export
+    graphs = load_saved_model(path, ["serving_default", "serve"])
+    assert [(g.key, g.alias_of) for g in graphs] == [("serving_default", None), ("serve", "serving_default")]
+    data = liteconvert.TFLiteConverter.from_saved_model(path, ["serving_default", "serve"]).convert()
     info = read_model(data)
     assert len(info.subgraphs) == 1
     assert sorted((s.key, s.subgraph) for s in info.signatures) == [("serve", 0), ("serving_default", 0)]
@@ -82,7 +97,7 @@ def test_keras_export_aliases_share_one_subgraph(keras_export, no_restore):
 
 def test_verify_restores_only_when_asked(keras_export):
     _, path = keras_export
-    conv = liteconvert.TFLiteConverter.from_saved_model(path)
+    conv = liteconvert.TFLiteConverter.from_saved_model(path, ["serving_default", "serve"])
     data = conv.convert()
     report = conv.verify(data)
     assert set(report.signatures) == {"serving_default", "serve"}

@@ -17,7 +17,16 @@ __all__ = ["ConversionError", "OpsSet", "Optimize", "TFLiteConverter", "TargetSp
            "convert"]
 
 
+# Public subpackages, imported on first use as attributes (``liteconvert.metadata.ImageClassifierMetadata``)
+# as well as by ``from liteconvert import metadata``; none of them imports TensorFlow.
+_SUBMODULES = ("cli", "errors", "files", "flatbuf", "inspect", "ir", "metadata", "passes", "tflite", "verify")
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
     if name in ("TFLiteConverter", "OpsSet", "Optimize", "TargetSpec", "convert"):
         from . import converter
 
@@ -27,3 +36,7 @@ def __getattr__(name: str) -> Any:
 
         return ConversionError
     raise AttributeError(f"module 'liteconvert' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_SUBMODULES})

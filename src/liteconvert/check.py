@@ -204,9 +204,9 @@ class CheckReport:
 def _fallback_of(op_type: str, status: str) -> str | None:
     if status in (BUILTIN, UNSUPPORTED):
         return None
-    from .frontends.tensorflow.flex import FLEX_ALLOWLIST  # no TensorFlow import
+    from .frontends.tensorflow.flex import is_flex_allowed  # no TensorFlow import
 
-    return SELECT if op_type in FLEX_ALLOWLIST else CUSTOM
+    return SELECT if is_flex_allowed(op_type) else CUSTOM
 
 
 def build_rows(items: Iterable[_Item], litert: dict[str, list[str]] | None = None,

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import os
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
-    ConversionError,
     FeatureNotImplementedError,
     InvalidModelError,
     InvalidOptionError,
     OpProblem,
-    SourceNotFoundError,
     UnsupportedOpsError,
 )
+from .files import atomic_output, check_input, check_output, write_atomic  # noqa: F401 (atomic_output: old home)
 from .ir import Model, check_invariants
 
 if TYPE_CHECKING:
@@ -85,8 +82,7 @@ class TFLiteConverter:
     def from_saved_model(cls, saved_model_dir: str, signature_keys: list[str] | None = None,
                          tags: Iterable[str] | None = None) -> TFLiteConverter:
         path = os.fspath(saved_model_dir)
-        if not os.path.exists(path):
-            raise SourceNotFoundError(f"SavedModel directory not found: {path}. Fix: check the path.")
+        check_input(path, "SavedModel directory", directory=None)
 
         def load() -> list[Any]:
             from .frontends.tensorflow import load_saved_model
@@ -107,6 +103,7 @@ class TFLiteConverter:
     @classmethod
     def from_keras_file(cls, path: str) -> TFLiteConverter:
         path = os.fspath(path)
+        check_input(path, "Keras model file")
 
         def load() -> list[Any]:
             from .frontends.tensorflow import load_keras_file
@@ -270,8 +267,7 @@ def legalize(model: Model) -> None:
 def _converter_for(source: Any, signature_keys: list[str] | None = None) -> TFLiteConverter:
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
-        if not os.path.exists(path):
-            raise SourceNotFoundError(f"model not found: {path}. Fix: check the path.")
+        check_input(path, "model", directory=None)
         if os.path.isdir(path):
             return TFLiteConverter.from_saved_model(path, signature_keys)
         lower = path.lower()
@@ -298,6 +294,9 @@ def convert(source: Any, output_path: str | os.PathLike[str] | None = None, **op
     a failed conversion never leaves a half-written file. ``options`` are converter attributes
     (``signature_keys`` and any attribute of :class:`TFLiteConverter`).
     """
+    inputs = [os.fspath(source)] if isinstance(source, (str, os.PathLike)) else []
+    if output_path is not None:
+        check_output(output_path, inputs)  # before any work: the output is writable and is not the source
     conv = _converter_for(source, options.pop("signature_keys", None))
     for key, value in options.items():
         if not hasattr(conv, key):
@@ -305,30 +304,5 @@ def convert(source: Any, output_path: str | os.PathLike[str] | None = None, **op
         setattr(conv, key, value)
     data = conv.convert()
     if output_path is not None:
-        write_atomic(output_path, data)
+        write_atomic(output_path, data, inputs)
     return data
-
-
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and an atomic rename."""
-    with atomic_output(path) as f:
-        f.write(data)
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
-    """A file to write ``path``'s new contents to: a temporary file in the same directory, renamed into place
-    when the block ends without error and deleted otherwise, so a failure never leaves a half-written file."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise ConversionError(f"output directory does not exist: {directory}. Fix: create it first.")
-    fd, tmp = tempfile.mkstemp(prefix=".liteconvert-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -68,10 +68,15 @@ class DemoReport:
 
 
 def run_demo(output_path: str | None = None) -> DemoReport:
-    from .converter import TFLiteConverter, write_atomic
+    from .converter import TFLiteConverter
+    from .files import write_atomic
     from .inspect import inspect_model
     from .verify import random_inputs, run_tflite, signature_specs
 
+    if output_path:
+        from .files import check_output
+
+        check_output(output_path)  # before the work, not after it
     model = build_model()
     start = time.perf_counter()
     data = TFLiteConverter.from_keras_model(model).convert()

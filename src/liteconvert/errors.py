@@ -13,6 +13,14 @@ class SourceNotFoundError(ConversionError, FileNotFoundError):
     pass
 
 
+class InputError(ConversionError):
+    """An input exists but cannot be used as given: unreadable, a directory where a file is expected, a FIFO."""
+
+
+class OutputError(ConversionError):
+    """The output cannot be written where asked (or writing it would change an input); nothing was written."""
+
+
 class InvalidModelError(ConversionError, ValueError):
     pass
 

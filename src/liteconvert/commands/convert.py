@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from ..errors import InvalidOptionError
+from ..files import check_output, write_atomic
+from ._common import add_source_arguments, source_converter
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("convert", help="convert a SavedModel directory, .keras or .h5 file to .tflite",
                        description="Convert a model to LiteRT. Accepts tflite_convert's flags too.")
-    p.add_argument("source", nargs="?", help="SavedModel directory, .keras file or .h5 file")
+    add_source_arguments(p)
     p.add_argument("-o", "--output", "--output_file", dest="output", help="the .tflite file to write")
-    p.add_argument("--signature-keys", "--signature_keys", dest="signature_keys",
-                   help="comma-separated SavedModel signature keys (default: all)")
-    p.add_argument("--saved_model_dir", "--saved-model-dir", dest="saved_model_dir", help=argparse.SUPPRESS)
-    p.add_argument("--keras_model_file", "--keras-model-file", dest="keras_model_file", help=argparse.SUPPRESS)
-    p.add_argument("--saved_model_tag_set", dest="tags", help="comma-separated SavedModel tags")
     p.add_argument("--allow-select-tf-ops", "--enable_select_tf_ops", dest="select_tf_ops", action="store_true",
                    help="emit ops with no builtin lowering as Select TF (Flex) ops; needs the Flex delegate")
     p.add_argument("--allow-custom-ops", "--allow_custom_ops", dest="custom_ops", action="store_true",
@@ -35,39 +31,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..converter import TFLiteConverter, _converter_for, write_atomic
-
-    sources = [s for s in (args.source, args.saved_model_dir, args.keras_model_file) if s]
-    if len(sources) != 1:
-        raise InvalidOptionError("give exactly one model: SRC, --saved_model_dir or --keras_model_file. "
-                                 "Fix: liteconvert convert SRC -o OUT.tflite")
     if not args.output:
         raise InvalidOptionError("no output file. Fix: add -o OUT.tflite (or --output_file)")
-    keys = [k for k in (args.signature_keys or "").split(",") if k] or None
-    src = sources[0]
-    if args.keras_model_file:
-        conv = TFLiteConverter.from_keras_file(src)
-    elif args.saved_model_dir:
-        tags = [t for t in (args.tags or "").split(",") if t] or None
-        conv = TFLiteConverter.from_saved_model(src, keys, tags)
-    else:
-        conv = _converter_for(src, keys)
+    conv, src = source_converter(args, "convert")
+    check_output(args.output, [src])  # before the conversion: never overwrite the source, fail fast
     _apply_op_sets(conv, args)
     import warnings
 
-    from ..errors import ConversionError, UnsupportedOpsError
+    from ..errors import ConversionError, ConversionWarning, UnsupportedOpsError
 
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+        warnings.simplefilter("always", ConversionWarning)
         try:
             data = conv.convert()
         except UnsupportedOpsError as e:  # one line here; 'liteconvert check' prints the table
             raise ConversionError(e.summary) from None
     for w in caught:
-        sys.stderr.write(f"liteconvert: warning: {w.message}\n")
+        if issubclass(w.category, ConversionWarning):
+            sys.stderr.write(f"liteconvert: warning: {' '.join(str(w.message).split())}\n")
     if args.verify:
         _verify(conv, data, args)
-    write_atomic(args.output, data)
+    write_atomic(args.output, data, [src])
     if not args.quiet:
         sys.stdout.write(f"wrote {args.output} ({len(data):,} bytes)\n")
     return 0
@@ -85,10 +69,6 @@ def _apply_op_sets(conv: object, args: argparse.Namespace) -> None:
         conv.target_spec.supported_ops = {OpsSet.TFLITE_BUILTINS, OpsSet.SELECT_TF_OPS}  # type: ignore[attr-defined]
     if args.custom_ops:
         conv.allow_custom_ops = True  # type: ignore[attr-defined]
-
-
-def _exists(path: str) -> bool:
-    return os.path.exists(path)
 
 
 def _verify(conv: object, data: bytes, args: argparse.Namespace) -> None:

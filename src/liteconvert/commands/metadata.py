@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
 from typing import Any
 
 from ..errors import InvalidOptionError
+from ..files import check_input, check_output, read_input
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +41,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                     "outside DIR, whatever names the archive holds.")
     e.add_argument("model", help="the .tflite file")
     e.add_argument("-d", "--dir", required=True, help="the directory to write into (created if missing)")
+    e.add_argument("--overwrite", action="store_true",
+                   help="replace files (or symlinks, never followed) already in DIR; by default they are kept and "
+                        "nothing is extracted")
+    e.add_argument("--max-file-size", type=_size, default=None, metavar="SIZE",
+                   help="largest file to write (default 256M; suffixes K, M, G)")
+    e.add_argument("--max-total-size", type=_size, default=None, metavar="SIZE",
+                   help="most bytes to write in all (default 1G)")
     e.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     e.set_defaults(run=run_extract)
 
@@ -59,26 +66,34 @@ def _usage(p: argparse.ArgumentParser) -> int:
 
 
 def _need(path: str) -> None:
-    if not os.path.exists(path):
-        from ..errors import SourceNotFoundError
+    check_input(path, "model")
 
-        raise SourceNotFoundError(f"model not found: {path}. Fix: check the path")
+
+def _size(text: str) -> int:
+    """``1024``, ``64K``, ``256M``, ``2G`` as bytes (argparse type)."""
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = t[-1:] if t[-1:] in units else ""
+    try:
+        value = float(t[: len(t) - len(unit)] if unit else t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (use e.g. 512M or 2G)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive size")
+    return int(value * units[unit])
 
 
 # -- show ------------------------------------------------------------------------------------------------------
 def run_show(args: argparse.Namespace) -> int:
     from .. import metadata as md_api
 
-    _need(args.model)
-    info = md_api.read(args.model)
-    files = info["associated_files"]
+    md, archive = md_api.describe(args.model)
     if args.json:
-        out = {"model": args.model, "metadata": info["metadata"],
-               "associated_files": [{"name": n, "size": len(d), "sha256": hashlib.sha256(d).hexdigest()}
-                                    for n, d in files.items()]}
+        out = {"model": args.model, "metadata": md,
+               "associated_files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in archive]}
         sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
         return 0
-    sys.stdout.write(format_metadata(info["metadata"], files))
+    sys.stdout.write(format_metadata(md, {f.name: f for f in archive}))
     return 0
 
 
@@ -86,7 +101,7 @@ def _nums(v: list[float] | None) -> str:
     return "[" + ", ".join(f"{x:g}" for x in v or []) + "]"
 
 
-def _tensor_line(kind: str, i: int, tm: dict[str, Any], files: dict[str, bytes]) -> list[str]:
+def _tensor_line(kind: str, i: int, tm: dict[str, Any], files: dict[str, Any]) -> list[str]:
     parts = []
     content = tm.get("content") or {}
     ctype = content.get("content_properties_type")
@@ -96,7 +111,7 @@ def _tensor_line(kind: str, i: int, tm: dict[str, Any], files: dict[str, bytes])
         dims = f" {size.get('width', 0)}x{size.get('height', 0)}" if size else ""
         parts.append(f"image {props.get('color_space', 'UNKNOWN')}{dims}")
     elif ctype:
-        parts.append(ctype.replace("Properties", "").lower())
+        parts.append(str(ctype).replace("Properties", "").lower())
     for unit in tm.get("process_units") or []:
         opts = unit.get("options") or {}
         if unit.get("options_type") == "NormalizationOptions":
@@ -107,7 +122,7 @@ def _tensor_line(kind: str, i: int, tm: dict[str, Any], files: dict[str, bytes])
         elif unit.get("options_type") == "ScoreThresholdingOptions":
             parts.append(f"score threshold {opts.get('global_score_threshold', 0.0):g}")
         elif unit.get("options_type"):
-            parts.append(unit["options_type"])
+            parts.append(str(unit["options_type"]))
     stats = tm.get("stats")
     if stats:
         parts.append(f"range min {_nums(stats.get('min'))} max {_nums(stats.get('max'))}")
@@ -119,19 +134,29 @@ def _tensor_line(kind: str, i: int, tm: dict[str, Any], files: dict[str, bytes])
     return lines
 
 
-def _file_line(f: dict[str, Any], files: dict[str, bytes]) -> str:
+def _file_line(f: dict[str, Any], files: dict[str, Any]) -> str:
+    """``files``: ``{name: bytes}`` or ``{name: metadata.ArchiveFile}`` (a bounded preview)."""
     name = f.get("name", "")
-    data = files.get(name)
-    extra = "missing from the archive" if data is None else f"{len(data):,} bytes"
+    entry = files.get(name)
+    data = entry if isinstance(entry, (bytes, type(None))) else entry.head
+    size = len(entry) if isinstance(entry, bytes) else getattr(entry, "size", 0)
+    extra = "missing from the archive" if entry is None else f"{size:,} bytes"
     if data is not None and f.get("type") in ("TENSOR_AXIS_LABELS", "TENSOR_VALUE_LABELS", "VOCABULARY"):
         lines = data.decode("utf-8", "replace").splitlines()
-        head = ", ".join(lines[:5]) + (", ..." if len(lines) > 5 else "")
-        extra = f"{len(lines)} lines: {head}"
-    return f"file {name} ({f.get('type', 'UNKNOWN')}): {extra}"
+        complete = len(data) >= size
+        head = ", ".join(_printable(x) for x in lines[:5]) + (", ..." if len(lines) > 5 or not complete else "")
+        extra = f"{len(lines)} lines: {head}" if complete else f"{size:,} bytes: {head}"
+    return f"file {_printable(name)} ({f.get('type', 'UNKNOWN')}): {extra}"
 
 
-def format_metadata(md: dict[str, Any] | None, files: dict[str, bytes]) -> str:
-    """A readable summary of the schema-form metadata and the packed files."""
+def _printable(text: Any) -> str:
+    """Text from a model file, with control characters escaped (a label must not move the terminal's cursor)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
+def format_metadata(md: dict[str, Any] | None, files: dict[str, Any]) -> str:
+    """A readable summary of the schema-form metadata and the packed files (``{name: bytes}`` or
+    ``{name: ArchiveFile}``)."""
     if md is None:
         lines = ["no TFLite metadata"]
     else:
@@ -151,19 +176,19 @@ def format_metadata(md: dict[str, Any] | None, files: dict[str, bytes]) -> str:
             for f in sg.get("associated_files") or []:
                 lines.append(_file_line(f, files))
     if files:
-        lines.append("associated files: " + ", ".join(f"{n} ({len(d):,} bytes)" for n, d in files.items()))
-    return "\n".join(lines) + "\n"
+        lines.append("associated files: " + ", ".join(
+            f"{_printable(n)} ({(len(d) if isinstance(d, bytes) else d.size):,} bytes)" for n, d in files.items()))
+    return "\n".join(_printable(line) for line in lines) + "\n"
 
 
 # -- set ---------------------------------------------------------------------------------------------------------
 def load_spec(path: str) -> dict[str, Any]:
     """Read a JSON or YAML metadata description."""
-    if not os.path.exists(path):
-        from ..errors import SourceNotFoundError
-
-        raise SourceNotFoundError(f"metadata file not found: {path}. Fix: check the path")
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    raw = read_input(path, "metadata file", limit=16 << 20)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidOptionError(f"{path} is not UTF-8 text. Fix: give the metadata as JSON or YAML") from None
     if path.lower().endswith((".yaml", ".yml")):
         try:
             import yaml
@@ -225,14 +250,11 @@ def run_set(args: argparse.Namespace) -> int:
     from .. import metadata as md_api
 
     _need(args.model)
+    # The output may be the model itself (rewritten in place, atomically), but never one of the other inputs.
+    check_output(args.output, [p for p in (args.source, args.labels, *args.files) if p])
     files: dict[str, bytes] = {}
     for path in args.files + ([args.labels] if args.labels else []):
-        if not os.path.isfile(path):
-            from ..errors import SourceNotFoundError
-
-            raise SourceNotFoundError(f"associated file not found: {path}. Fix: check the path")
-        with open(path, "rb") as f:
-            files[os.path.basename(path)] = f.read()
+        files[os.path.basename(path)] = read_input(path, "associated file")
     spec: Any
     if args.source:
         raw = load_spec(args.source)
@@ -266,7 +288,9 @@ def run_extract(args: argparse.Namespace) -> int:
     from .. import metadata as md_api
 
     _need(args.model)
-    written = md_api.extract(args.model, args.dir)
+    caps = {k: v for k, v in (("max_file_size", args.max_file_size), ("max_total_size", args.max_total_size))
+            if v is not None}
+    written = md_api.extract(args.model, args.dir, overwrite=args.overwrite, **caps)
     if not args.quiet:
         for path in written:
             sys.stdout.write(f"wrote {path}\n")
@@ -277,7 +301,7 @@ def run_extract(args: argparse.Namespace) -> int:
 
 def run_remove(args: argparse.Namespace) -> int:
     from .. import metadata as md_api
-    from ..converter import write_atomic
+    from ..files import write_atomic
 
     _need(args.model)
     write_atomic(args.output, md_api.remove(args.model))

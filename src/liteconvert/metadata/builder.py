@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..files import read_input
 from .schema import ENUMS, MetadataSchemaError
 
 
@@ -42,8 +43,7 @@ class AssociatedFile:
         if self.content is not None:
             return self.content.encode("utf-8") if isinstance(self.content, str) else bytes(self.content)
         if self.path is not None:
-            with open(self.path, "rb") as f:
-                return f.read()
+            return read_input(self.path, "associated file")
         raise MetadataSchemaError(f"associated file {self.name!r} has neither content nor path")
 
     def entry(self) -> dict[str, Any]:
@@ -167,9 +167,11 @@ class TensorInfo:
             else:
                 assert self.labels_file is not None
                 name = self.labels_name or os.path.basename(os.fspath(self.labels_file))
-                with open(self.labels_file, "rb") as f:
-                    data = f.read()
-            count = len([x for x in data.decode("utf-8").splitlines()])
+                data = read_input(self.labels_file, "labels file")
+            try:
+                count = len(data.decode("utf-8").splitlines())
+            except UnicodeDecodeError:
+                raise MetadataSchemaError(f"{where}: the labels file {self.labels_file} is not UTF-8 text") from None
             if spec is not None and spec.shape and spec.shape[-1] > 0 and count != spec.shape[-1]:
                 raise MetadataSchemaError(f"{where}: {count} labels for an output of {spec.shape[-1]} classes "
                                           f"(shape {list(spec.shape)})")

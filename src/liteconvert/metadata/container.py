@@ -38,6 +38,7 @@ import mmap
 import os
 import struct
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from flatbuffers import number_types as nt
 from flatbuffers.table import Table
 
 from ..errors import InvalidModelError
+from ..files import open_input
 
 METADATA_NAME = "TFLITE_METADATA"
 MAGIC = b"liteconvert.meta"  # 16 bytes
@@ -235,16 +237,83 @@ def build_zip(files: Mapping[str, bytes], base: int) -> bytes:
     return out.buf.getvalue()
 
 
-def read_zip(buf: Any, start: int = 0) -> dict[str, bytes]:
-    """The files of the zip appended to a model (``{}`` when there is none)."""
+# What reading an archive may inflate into memory (``read``, ``attach`` carrying files over) unless told otherwise;
+# ``extract`` streams to disk with its own caps.
+READ_LIMIT = 256 << 20
+
+
+def _zip_error(e: BaseException) -> MetadataError:
+    detail = " ".join(str(e).split())[:200] or type(e).__name__
+    return MetadataError(f"the model's associated-file archive is damaged ({detail}). Fix: get a fresh copy of the "
+                         "model, or remove the archive with 'liteconvert metadata remove'")
+
+
+# What a hostile or damaged archive can raise inside zipfile.
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, struct.error, OverflowError,
+              EOFError, NotImplementedError, RuntimeError, KeyError, IndexError, UnicodeDecodeError, zlib.error)
+
+
+def zip_members(buf: Any) -> list[zipfile.ZipInfo]:
+    """The entries of the zip appended to a model (its central directory only; nothing is inflated)."""
     size = len(buf)
     if _zip_start(buf, size) >= size:
-        return {}
+        return []
+    try:
+        members = zipfile.ZipFile(_BufReader(buf)).infolist()
+    except ZIP_ERRORS as e:
+        raise _zip_error(e) from None
+    for i in members:  # zipfile cuts a name at a NUL; keep it whole, so that such a name is refused, not renamed
+        if "\0" in i.orig_filename:
+            i.filename = i.orig_filename
+    try:
+        return [i for i in members if not i.filename.endswith("/")]
+    except ZIP_ERRORS as e:
+        raise _zip_error(e) from None
+
+
+@contextmanager
+def open_member(buf: Any, info: zipfile.ZipInfo) -> Iterator[BinaryIO]:
+    """A stream of one member's bytes; it never yields more than the member's declared size (zipfile stops
+    there and checks the CRC), so declared sizes bound what inflating can cost."""
     try:
         zf = zipfile.ZipFile(_BufReader(buf))
-        return {i.filename: zf.read(i) for i in zf.infolist() if not i.is_dir()}
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
-        raise MetadataError(f"the model's associated-file archive is unreadable ({e})") from None
+        f = zf.open(info)
+    except ZIP_ERRORS as e:
+        raise _zip_error(e) from None
+    with f:
+        yield _CheckedStream(f)
+
+
+class _CheckedStream:
+    """Read from a zip member, turning zipfile's errors (bad CRC, bad deflate data) into one MetadataError."""
+
+    def __init__(self, f: Any):
+        self._f = f
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._f.read(n)
+        except ZIP_ERRORS as e:
+            raise _zip_error(e) from None
+
+
+def read_member(buf: Any, info: zipfile.ZipInfo, limit: int = READ_LIMIT) -> bytes:
+    if info.file_size > limit:
+        raise MetadataError(f"associated file {info.filename!r} would inflate to {info.file_size:,} bytes, more "
+                            f"than the {limit:,} read into memory. Fix: extract it with 'liteconvert metadata "
+                            "extract' (which streams to disk, with --max-size)")
+    with open_member(buf, info) as f:
+        return f.read(limit + 1)[:limit]
+
+
+def read_zip(buf: Any, start: int = 0, limit: int = READ_LIMIT) -> dict[str, bytes]:
+    """The files of the zip appended to a model (``{}`` when there is none), at most ``limit`` bytes in all."""
+    members = zip_members(buf)
+    total = sum(i.file_size for i in members)
+    if total > limit:
+        raise MetadataError(f"the model's associated files would inflate to {total:,} bytes, more than the "
+                            f"{limit:,} read into memory. Fix: extract them with 'liteconvert metadata extract'")
+    return {i.filename: read_member(buf, i, limit) for i in members}
 
 
 # -- writing the new head ----------------------------------------------------------------------------------------
@@ -355,21 +424,36 @@ def build_head(layout: ModelLayout, model_len: int, md: bytes | None) -> bytes:
 
 
 # -- whole-file operations ---------------------------------------------------------------------------------------
+def _verify(buf: Any, base: int, label: str) -> None:
+    """The model flatbuffer at ``base`` is well formed (what LiteRT's verifier checks) before we read it."""
+    from ..flatbuf import VerifyError
+    from ..tflite.schema import model_schema
+
+    if len(buf) - base < 8 or bytes(buf[base + 4:base + 8]) != b"TFL3":
+        raise MetadataError(f"{label} is not a TFLite model (no 'TFL3' file identifier). Fix: pass a .tflite file")
+    try:
+        from ..flatbuf import verify
+
+        verify(buf, model_schema(), "Model", b"TFL3", start=base)
+    except VerifyError as e:
+        raise MetadataError(f"{label} is not a valid .tflite model: {e}. Fix: the file is damaged or truncated; "
+                            "get a fresh copy") from None
+
+
 @contextmanager
 def open_model(src: str | os.PathLike[str] | bytes | bytearray | memoryview) -> Iterator[Any]:
     """Bytes as they are, or a file mapped read-only (never read into memory)."""
     if isinstance(src, (bytes, bytearray, memoryview)):
-        yield src if not isinstance(src, memoryview) else src.tobytes()
+        data = src if not isinstance(src, memoryview) else src.tobytes()
+        _verify(data, 0, "the model bytes")
+        yield data
         return
     path = os.fspath(src)
-    if not os.path.isfile(path):
-        from ..errors import SourceNotFoundError
-
-        raise SourceNotFoundError(f"model not found: {path}. Fix: check the path")
-    with open(path, "rb") as f:
+    with open_input(path, "model") as f:
         if os.fstat(f.fileno()).st_size == 0:
             raise MetadataError(f"{path} is empty. Fix: pass a .tflite model")
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            _verify(mm, 0, path)
             yield mm
 
 
@@ -382,7 +466,9 @@ def write_model(buf: Any, out: BinaryIO, md: bytes | None, files: Mapping[str, b
     when those carry a ``TFLITE_METADATA`` entry of their own, a head that leaves it out.
     ``source``, the file ``buf`` maps, is copied with plain reads: pages of a mapping count as resident memory.
     """
-    start, end, _ = find_model(buf)
+    start, end, ours = find_model(buf)
+    if ours:
+        _verify(buf, start, "the original model inside the file")
     layout = parse_layout(buf, start, end)
     head = b"" if md is None and layout.metadata_buffer() is None else build_head(layout, end - start, md)
     out.write(head)
@@ -417,7 +503,7 @@ def _copy_file(f: BinaryIO, start: int, end: int, out: BinaryIO, chunk: int = 16
 def write_model_file(src: str | os.PathLike[str] | bytes, dst: str | os.PathLike[str], md: bytes | None,
                      files: Mapping[str, bytes] | None = None) -> None:
     """Stream the result to ``dst`` through a temporary file and an atomic rename (``dst`` may be ``src``)."""
-    from ..converter import atomic_output
+    from ..files import atomic_output
 
     with open_model(src) as buf, atomic_output(dst) as out:
         if isinstance(src, (bytes, bytearray, memoryview)):
@@ -436,7 +522,9 @@ def metadata_bytes(buf: Any) -> bytes | None:
     if idx is None:
         return None
     if idx >= len(layout.buffers):
-        raise MetadataError(f"the model's {METADATA_NAME} entry points at buffer {idx}, which does not exist")
+        raise MetadataError(f"the model's {METADATA_NAME} entry points at buffer {idx}, which does not exist. Fix: "
+                            "the model is damaged; get a fresh copy, or drop the entry with 'liteconvert metadata "
+                            "remove'")
     b = layout.buffers[idx]
     if b.data is not None:
         s, n = b.data

@@ -11,6 +11,7 @@ prints: field names in snake_case, enums by name, a union as ``<name>_type`` (th
 
 from __future__ import annotations
 
+import functools
 import struct
 from typing import Any
 
@@ -18,6 +19,7 @@ import flatbuffers
 from flatbuffers import number_types as nt
 from flatbuffers.table import Table
 
+from .. import flatbuf
 from ..errors import InvalidModelError
 
 FILE_IDENTIFIER = b"M001"
@@ -251,18 +253,59 @@ def _union_member(union: str, v: Any, where: str) -> str:
 
 
 # -- decoding -----------------------------------------------------------------------------------------------------
+@functools.cache
+def verifier_schema() -> flatbuf.Schema:
+    """:data:`TABLES` in the form :func:`liteconvert.flatbuf.verify` reads."""
+    kinds = {"string": (flatbuf.STRING, 0), "uint": (flatbuf.SCALAR, 4), "int": (flatbuf.SCALAR, 4),
+             "float": (flatbuf.SCALAR, 4), "[float]": (flatbuf.VECTOR, 4), "[uint]": (flatbuf.VECTOR, 4),
+             "[string]": (flatbuf.VECTOR_STRING, 4), "[ubyte16]": (flatbuf.VECTOR, 1)}
+    tables = {}
+    for table in TABLES:
+        fields = []
+        for name, ftype, slot in _slots(table):
+            ref = ftype.split(":", 1)[1] if ":" in ftype else None
+            if ftype in kinds:
+                kind, size = kinds[ftype]
+            elif ftype.startswith("enum:"):
+                kind, size = flatbuf.SCALAR, 1
+            elif ftype.startswith("utype:"):
+                kind, size = flatbuf.UNION_TYPE, 1
+            elif ftype.startswith("table:"):
+                kind, size = flatbuf.TABLE, 0
+            elif ftype.startswith("union:"):
+                kind, size = flatbuf.UNION, 0
+            else:  # [table:T]
+                kind, size, ref = flatbuf.VECTOR_TABLE, 4, ftype[7:-1]
+            fields.append(flatbuf.Field(name, slot, kind, size, ref))
+        tables[table] = tuple(fields)
+    unions = {u: {i: m for i, m in enumerate(members) if i} for u, members in UNIONS.items()}
+    return flatbuf.Schema(tables, unions)
+
+
 def decode(data: bytes | bytearray | memoryview) -> dict[str, Any]:
-    """Parse metadata flatbuffer bytes into the plain-Python form (see the module docstring)."""
+    """Parse metadata flatbuffer bytes into the plain-Python form (see the module docstring).
+
+    The buffer is verified first (every offset and length in bounds), so a damaged one is one clear error."""
     buf = bytes(data)
+    fix = (". Fix: the model's metadata is damaged; attach it again ('liteconvert metadata set') or drop it "
+           "('liteconvert metadata remove')")
     if len(buf) < 8:
-        raise MetadataSchemaError(f"metadata buffer of {len(buf)} bytes is too short")
+        raise MetadataSchemaError(f"the TFLITE_METADATA buffer of {len(buf)} bytes is too short{fix}")
     if buf[4:8] != FILE_IDENTIFIER:
-        raise MetadataSchemaError(f"metadata buffer has identifier {buf[4:8]!r}, expected {FILE_IDENTIFIER!r}")
+        raise MetadataSchemaError(f"the TFLITE_METADATA buffer has identifier {buf[4:8]!r}, not "
+                                  f"{FILE_IDENTIFIER!r}{fix}")
+    try:
+        flatbuf.verify(buf, verifier_schema(), "ModelMetadata", FILE_IDENTIFIER)
+    except flatbuf.VerifyError as e:
+        raise MetadataSchemaError(f"the TFLITE_METADATA buffer is malformed: {e}{fix}") from None
     root = struct.unpack_from("<I", buf, 0)[0]
     try:
         return _decode_table(Table(buf, root), "ModelMetadata")
-    except (struct.error, IndexError, UnicodeDecodeError) as e:
-        raise MetadataSchemaError(f"metadata buffer is malformed: {e}") from None
+    except UnicodeDecodeError as e:
+        raise MetadataSchemaError(f"the TFLITE_METADATA buffer has a string that is not UTF-8 ({e.reason} at "
+                                  f"byte {e.start}){fix}") from None
+    except (struct.error, IndexError, ValueError, TypeError) as e:  # the verifier should have caught it
+        raise MetadataSchemaError(f"the TFLITE_METADATA buffer is malformed: {e}{fix}") from None
 
 
 def _decode_table(t: Table, table: str) -> dict[str, Any]:

@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidModelError, SourceNotFoundError
+from ..errors import InvalidModelError
+from ..files import open_input
 from .schema import builtin_names, dtype_of, fb
 
 FILE_IDENTIFIER = b"TFL3"
@@ -174,10 +175,18 @@ class TFLiteModel:
 
     # -- parsing ----------------------------------------------------------------------------------------------
     def _parse(self) -> None:
+        from ..flatbuf import VerifyError
+        from .schema import verify_model
+
         data = self._data
         if not is_tflite(data):
             raise InvalidModelError(f"{self._label()} is not a .tflite model (no TFL3 file identifier). "
                                     "Fix: pass a LiteRT/TFLite flatbuffer file.")
+        try:  # every offset and length the accessors below follow, checked first
+            verify_model(data)
+        except VerifyError as e:
+            raise InvalidModelError(f"{self._label()} is not a valid .tflite model: {e}. Fix: the file is damaged "
+                                    "or truncated; get a fresh copy (LiteRT would refuse to load it).") from None
         s = fb()
         root = s.Model.GetRootAs(data, 0)
         self._root = root
@@ -234,6 +243,47 @@ class TFLiteModel:
             bi = m.Buffer()
             size = self.buffers[bi].size if 0 <= bi < len(self.buffers) else 0
             self.metadata.append(MetadataEntry(_str(m.Name()), bi, size))
+        problem = self._index_problem()
+        if problem:
+            raise InvalidModelError(f"{self._label()} is not a valid .tflite model: {problem}. Fix: the file is "
+                                    "damaged, or was written by a broken tool; LiteRT would refuse to load it.")
+
+    def _index_problem(self) -> str | None:
+        """The first index that points outside the vector it indexes (what the runtime checks when it builds
+        the interpreter), or None."""
+        n_codes, n_buffers, n_sg = len(self.operator_codes), len(self.buffers), len(self.subgraphs)
+        for sg in self.subgraphs:
+            n = len(sg.tensors)
+            where = f"subgraph {sg.index}"
+            for t in sg.tensors:
+                if t.buffer >= max(n_buffers, 1):
+                    return f"tensor {t.index} of {where} uses buffer {t.buffer}, but the model has {n_buffers}"
+                if any(d < 0 for d in t.shape):
+                    return f"tensor {t.index} of {where} has a negative dimension in its shape {list(t.shape)}"
+                if t.shape_signature != t.shape and len(t.shape_signature) != len(t.shape):
+                    return f"tensor {t.index} of {where} has a shape signature of another rank than its shape"
+            for kind, items in (("input", sg.inputs), ("output", sg.outputs)):
+                bad = [i for i in items if not 0 <= i < n]
+                if bad:
+                    return f"{where} {kind} {bad[0]} is not one of its {n} tensors"
+            for op in sg.operators:
+                if not 0 <= op.opcode_index < n_codes:
+                    return (f"operator {op.index} of {where} uses operator code {op.opcode_index}, but the model "
+                            f"has {n_codes}")
+                bad = [i for i in op.inputs if not -1 <= i < n] + [i for i in op.outputs if not 0 <= i < n]
+                if bad:
+                    return f"operator {op.index} of {where} refers to tensor {bad[0]}, but the subgraph has {n}"
+        for sig in self.signatures:
+            if not 0 <= sig.subgraph < n_sg:
+                return f"signature '{sig.key}' uses subgraph {sig.subgraph}, but the model has {n_sg}"
+            n = len(self.subgraphs[sig.subgraph].tensors)
+            for name, i in (*sig.inputs.items(), *sig.outputs.items()):
+                if not 0 <= i < n:
+                    return f"signature '{sig.key}' maps '{name}' to tensor {i}, but its subgraph has {n}"
+        for m in self.metadata:
+            if not 0 <= m.buffer < n_buffers:
+                return f"metadata '{m.name}' uses buffer {m.buffer}, but the model has {n_buffers}"
+        return None
 
     def _subgraph(self, index: int, sg: Any) -> SubgraphInfo:
         info = SubgraphInfo(index, _str(sg.Name()))
@@ -359,11 +409,7 @@ def read_model(source: str | os.PathLike[str] | bytes | bytearray | memoryview) 
     if isinstance(source, (bytes, bytearray, memoryview)):
         return TFLiteModel(source)
     path = os.fspath(source)
-    if not os.path.exists(path):
-        raise SourceNotFoundError(f"model not found: {path}. Fix: check the path.")
-    if os.path.isdir(path):
-        raise InvalidModelError(f"{path} is a directory, not a .tflite file. Fix: pass the .tflite file itself.")
-    with open(path, "rb") as f:
+    with open_input(path, "model") as f:
         size = os.fstat(f.fileno()).st_size
         if size < 8:
             raise InvalidModelError(f"{path} is not a .tflite model ({size} bytes). Fix: pass a LiteRT/TFLite "

@@ -170,7 +170,8 @@ def load_saved_model(path: str, signature_keys: list[str] | None = None, tags: s
     if lean is not None:
         return lean
     loaded = _restore_saved_model(tf, path, tags)
-    keys = _choose_keys(list(loaded.signatures.keys()), signature_keys, path)
+    export = hasattr(loaded, "serve") and not hasattr(loaded, "_default_save_signature")
+    keys = _choose_keys(list(loaded.signatures.keys()), signature_keys, path, export)
     graphs = []
     for key in keys:
         func = loaded.signatures[key]
@@ -185,8 +186,15 @@ def load_saved_model(path: str, signature_keys: list[str] | None = None, tags: s
     return graphs
 
 
-def _choose_keys(available: list[str], signature_keys: list[str] | None, path: str) -> list[str]:
-    """The signatures to convert: the requested ones (checked), else all with ``serving_default`` first."""
+def _choose_keys(available: list[str], signature_keys: list[str] | None, path: str, export: bool = False,
+                 ) -> list[str]:
+    """The signatures to convert: the requested ones (checked), else all with ``serving_default`` first.
+
+    ``export``: the SavedModel is a Keras ``model.export()`` artifact (a ``serve`` endpoint, no
+    ``_default_save_signature``). By default Google's converter gives such a model its ``serving_default``
+    signature only (``serve`` is that endpoint under another name), so scripts that call
+    ``get_signature_runner()`` without a key work; we do the same. Keys given explicitly are always honoured.
+    """
     if not available:
         raise InvalidModelError(f"SavedModel {path} has no signatures. Fix: save it with "
                                 "signatures={'serving_default': fn.get_concrete_function(...)}.")
@@ -197,6 +205,8 @@ def _choose_keys(available: list[str], signature_keys: list[str] | None, path: s
             raise SignatureKeyError(f"signature key {', '.join(repr(k) for k in missing)} not in {path}; "
                                     f"available: {', '.join(available)}. Fix: pass one of those.")
         return list(signature_keys)
+    if export and len(available) > 1 and "serving_default" in available:
+        return ["serving_default"]
     return available
 
 
@@ -217,7 +227,8 @@ def _load_saved_model_lean(path: str, signature_keys: list[str] | None, tags: se
     del proto
     if meta_graph is None:
         return None
-    keys = _choose_keys(savedmodel.signature_keys(meta_graph), signature_keys, path)
+    keys = _choose_keys(savedmodel.signature_keys(meta_graph), signature_keys, path,
+                        savedmodel.is_keras_export(meta_graph))
     index = savedmodel.MetaGraphIndex(meta_graph)
     # Signatures that compute the same thing (Keras 3's "serve" and "serving_default") are converted once.
     alias_of: dict[str, str] = {}
@@ -400,20 +411,32 @@ def _dedupe(names: list[str]) -> list[str]:
 
 
 def load_keras_file(path: str) -> list[LoadedGraph]:
-    """Load a ``.keras`` or legacy ``.h5`` file and trace it."""
+    """Load a ``.keras`` or legacy ``.h5`` file and trace it.
+
+    Keras loads in safe mode, whatever the process's Keras config says: a model file's Python bytecode (a
+    ``Lambda`` layer holding a Python lambda) or arbitrary imports are refused, never run.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise SourceNotFoundError(f"Keras model file not found: {path}. Fix: check the path.")
     if os.path.isdir(path):
-        return load_saved_model(path)
+        raise InvalidModelError(f"{path} is a directory (a SavedModel?), not a Keras model file. Fix: convert it "
+                                "as a SavedModel (from_saved_model / --saved_model_dir).")
     import_tensorflow()
     with silenced():
         import keras
     try:
         with silenced():
-            model = keras.models.load_model(path, compile=False)
+            model = keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as e:
-        raise InvalidModelError(f"cannot load Keras model {path}: {_first_line(e)}. Fix: pass a .keras file "
+        msg = _first_line(e)
+        if "safe_mode" in msg or "arbitrary code" in msg:
+            raise InvalidModelError(
+                f"{path} holds Python code (a Lambda layer with a Python function, or a custom object); "
+                "liteconvert never runs code from a model file. Fix: build the model in Python (with the Lambda "
+                "defined in your code) and convert the Keras object, or export it with model.export() and convert "
+                "the SavedModel.") from None
+        raise InvalidModelError(f"cannot load Keras model {path}: {msg}. Fix: pass a .keras file "
                                 "saved by model.save() or a full-model .h5 file (not weights only).") from None
     return load_keras_model(model)
 

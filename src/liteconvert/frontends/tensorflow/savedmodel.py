@@ -32,8 +32,8 @@ from .weights import CALLS as _CALLS
 from .weights import CheckpointWeights, NotReadable, inline_calls, reads_to_placeholders
 from .weights import base_name as _base
 
-__all__ = ["MetaGraphIndex", "NotReadable", "choose_meta_graph", "read_saved_model_proto", "read_signatures",
-           "signature_fingerprint", "signature_keys"]
+__all__ = ["MetaGraphIndex", "NotReadable", "choose_meta_graph", "is_keras_export", "read_saved_model_proto",
+           "read_signatures", "signature_fingerprint", "signature_keys"]
 
 
 def _funcs_in(attr: Any, acc: list[str]) -> None:
@@ -65,6 +65,15 @@ def choose_meta_graph(proto: Any, tags: set[str] | None) -> Any:
 
 def signature_keys(meta_graph: Any) -> list[str]:
     return sorted(k for k in meta_graph.signature_def if not k.startswith("__"))
+
+
+def is_keras_export(meta_graph: Any) -> bool:
+    """A Keras ``model.export()`` artifact: its root object has a ``serve`` endpoint and no
+    ``_default_save_signature`` (which ``model.save`` / ``tf.saved_model.save`` of a Keras model write)."""
+    if not meta_graph.HasField("object_graph_def") or not meta_graph.object_graph_def.nodes:
+        return False
+    names = {c.local_name for c in meta_graph.object_graph_def.nodes[0].children}
+    return "serve" in names and "_default_save_signature" not in names
 
 
 class MetaGraphIndex:
