@@ -72,8 +72,9 @@ def test_convert_function_writes_file_and_reads_keras_files(cnn, cnn_tflite, tmp
     keras_path = tmp_path / "m.keras"
     cnn.save(keras_path)
     out = tmp_path / "m.tflite"
-    data = liteconvert.convert(str(keras_path), out)
-    assert out.read_bytes() == data
+    assert liteconvert.convert(str(keras_path), out) == str(out)  # streamed to the file; its path returned
+    data = out.read_bytes()
+    assert data == liteconvert.convert(str(keras_path))  # the same bytes as in memory
     assert_matches_keras(cnn, data=data)
     h5 = tmp_path / "m.h5"
     cnn.save(h5)

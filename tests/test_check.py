@@ -433,13 +433,16 @@ def test_cli_convert_flags(string_model, tmp_path):
     assert [c for c, _ in custom_ops(out.read_bytes())] == ["FlexStringLower"]
 
 
-def test_options_accept_select_and_custom():
-    conv = liteconvert.TFLiteConverter(lambda: [], "x")
+def test_options_accept_select_and_custom(tf):
+    from liteconvert.frontends.tensorflow import TensorFlowFrontend
+
+    conv = liteconvert.TFLiteConverter(TensorFlowFrontend(lambda: [], "x"), "x")
     conv.target_spec.supported_ops = [liteconvert.OpsSet.SELECT_TF_OPS]
     with pytest.raises(liteconvert.ConversionError, match="TFLITE_BUILTINS"):
-        conv._check_options()
-    conv.target_spec.supported_ops = [liteconvert.OpsSet.TFLITE_BUILTINS, liteconvert.OpsSet.SELECT_TF_OPS]
+        conv._config()
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, liteconvert.OpsSet.SELECT_TF_OPS]
     conv.allow_custom_ops = True
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        conv._check_options()
+        config = conv._config()
+    assert config.allow_select_tf_ops and config.allow_custom_ops

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from liteconvert.ir import InvariantError, Model, Op, Signature, Subgraph, Tensor, check_invariants, const, dump
-from liteconvert.passes import run_pipeline
+from liteconvert.passes import PassContext, run_pipeline
 from liteconvert.tflite.writer import serialize
 from liteconvert.verify import run_tflite
 
@@ -53,7 +53,7 @@ def _reference(x: np.ndarray, w: np.ndarray, follow: list[tuple[str, object]]) -
 ])
 def test_fusion_matches_reference(follow, expected_ops):
     model, w, x = _conv_model(follow)
-    run_pipeline(model, check=True)
+    run_pipeline(model, ctx=PassContext(check=True))
     assert [op.kind for op in model.subgraphs[0].ops] == expected_ops
     got = run_tflite(serialize(model), {"x": x})["y"]
     np.testing.assert_allclose(got, _reference(x, w, follow), rtol=1e-5, atol=1e-5)
@@ -80,7 +80,7 @@ def test_transpose_pair_cancels_and_identity_arithmetic_drops():
         Op("RELU", [c], [d]),
     ])
     model = Model([sg], [Signature("s", sg, {"x": x}, {"d": d})])
-    run_pipeline(model, check=True)
+    run_pipeline(model, ctx=PassContext(check=True))
     assert [op.kind for op in sg.ops] == ["RELU"] and sg.ops[0].inputs[0] is x
 
 
@@ -95,7 +95,7 @@ def test_constant_folding_through_chain():
         Op("MUL", [x, r], [y]),
     ])
     model = Model([sg], [Signature("s", sg, {"x": x}, {"y": y})])
-    run_pipeline(model, check=True)
+    run_pipeline(model, ctx=PassContext(check=True))
     assert [op.kind for op in sg.ops] == ["MUL"]
     np.testing.assert_allclose(sg.ops[0].inputs[1].data, [0.5, 1 / 3, 0.25], rtol=1e-6)
 

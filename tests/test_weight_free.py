@@ -7,7 +7,7 @@ import pytest
 from conftest import assert_matches_keras
 
 import liteconvert
-from liteconvert.frontends.tensorflow import load_concrete_functions, load_keras_model
+from liteconvert.frontends.tensorflow.loader import load_concrete_functions, load_keras_model
 from liteconvert.frontends.tensorflow.weights import LiveWeights
 from liteconvert.verify import run_tflite, signature_specs
 

@@ -11,15 +11,17 @@ __version__ = "0.1.0"
 
 # ``liteconvert.check`` is the function (the submodule of the same name is imported here, light and free of
 # TensorFlow, so that the function, bound after it, is what the attribute stays).
-from .check import check
+from . import check as _check_module  # noqa: F401
+from .converter import check
 
-__all__ = ["ConversionError", "OpsSet", "Optimize", "TFLiteConverter", "TargetSpec", "__version__", "check",
-           "convert"]
+__all__ = ["ConversionConfig", "ConversionError", "OpsSet", "Optimize", "TFLiteConverter", "TargetSpec",
+           "__version__", "check", "convert"]
 
 
 # Public subpackages, imported on first use as attributes (``liteconvert.metadata.ImageClassifierMetadata``)
 # as well as by ``from liteconvert import metadata``; none of them imports TensorFlow.
-_SUBMODULES = ("cli", "errors", "files", "flatbuf", "inspect", "ir", "metadata", "passes", "tflite", "verify")
+_SUBMODULES = ("cli", "config", "driver", "errors", "files", "flatbuf", "frontends", "inspect", "ir", "metadata",
+               "passes", "tflite", "verify")
 
 
 def __getattr__(name: str) -> Any:
@@ -31,6 +33,10 @@ def __getattr__(name: str) -> Any:
         from . import converter
 
         return getattr(converter, name)
+    if name == "ConversionConfig":
+        from .config import ConversionConfig
+
+        return ConversionConfig
     if name == "ConversionError":
         from .errors import ConversionError
 

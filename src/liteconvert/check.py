@@ -1,10 +1,10 @@
 """Evaluate a model before converting it: can every op run on the standard LiteRT runtime?
 
-``check`` runs the frontend and the lowering registry exactly as ``convert`` does (the same importer walk and
-:class:`~liteconvert.frontends.tensorflow.policy.LoweringPolicy`), writes nothing, and reports one row per
-distinct source op: how often it occurs, its status, the LiteRT op(s) it becomes and, for problems, where it
-comes from and what to do. The outcome says whether the model converts as is, with Select TF ops, with custom
-ops, or not at all; each outcome has its own exit code (:data:`EXIT_CODES`).
+``check`` runs the conversion driver up to legalization (the same import walk and lowering registry as
+``convert``, with every fallback allowed), writes nothing, and reports one row per distinct source op: how
+often it occurs, its status, the LiteRT op(s) it becomes and, for problems, where it comes from and what to do
+(the frontend adds what it knows of its own ops). The outcome says whether the model converts as is, with
+Select TF ops, with custom ops, or not at all; each outcome has its own exit code (:data:`EXIT_CODES`).
 
 This module does not import TensorFlow: the frontend is imported when a model is checked.
 """
@@ -12,12 +12,13 @@ This module does not import TensorFlow: the frontend is imported when a model is
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-BUILTIN, LIMITED, SELECT, CUSTOM, UNSUPPORTED = "builtin", "limited", "select", "custom", "unsupported"
+from .config import ConversionConfig
+from .driver import FLEX_RUNTIME_NOTE
+from .frontends.base import BUILTIN, CUSTOM, LIMITED, SELECT, UNSUPPORTED, Frontend, ModelInput
 
 AS_IS, WITH_SELECT, WITH_CUSTOM, NOT_CONVERTIBLE = "as_is", "select_tf_ops", "custom_ops", "not_convertible"
 
@@ -35,9 +36,8 @@ _STATUS_TEXT = {
     UNSUPPORTED: "unsupported",
 }
 
-FLEX_RUNTIME_NOTE = ("it needs the Flex delegate at run time (Android: the "
-                     "org.tensorflow:tensorflow-lite-select-tf-ops AAR; iOS: the TensorFlowLiteSelectTfOps pod; "
-                     "C++: link the Flex delegate library). The ai-edge-litert Python interpreter does not ship it")
+__all__ = ["EXIT_CODES", "FLEX_RUNTIME_NOTE", "CheckReport", "Row", "build_rows", "check_report", "problem_table",
+           "render_rows"]
 
 
 class _Item(Protocol):  # NodeRecord (every node) or OpProblem (the failures only)
@@ -47,14 +47,7 @@ class _Item(Protocol):  # NodeRecord (every node) or OpProblem (the failures onl
     status: str
     reason: str
     limitation: str | None
-
-
-@dataclass
-class ModelInput:
-    signature: str
-    name: str
-    dtype: str
-    shape: tuple[int, ...] | None
+    fallback: str | None
 
 
 @dataclass
@@ -201,25 +194,16 @@ class CheckReport:
 
 # -- building rows --------------------------------------------------------------------------------------------
 
-def _fallback_of(op_type: str, status: str) -> str | None:
-    if status in (BUILTIN, UNSUPPORTED):
-        return None
-    from .frontends.tensorflow.flex import is_flex_allowed  # no TensorFlow import
-
-    return SELECT if is_flex_allowed(op_type) else CUSTOM
-
-
 def build_rows(items: Iterable[_Item], litert: dict[str, list[str]] | None = None,
-               inputs: list[ModelInput] | None = None) -> list[Row]:
+               inputs: list[ModelInput] | None = None, advice: Any = None) -> list[Row]:
     """Group node records (or problems) by (op type, status, limitation); ``litert`` maps node names to the
-    LiteRT ops they finally became."""
+    LiteRT ops they finally became; ``advice(op_type, status)`` is the frontend's op-specific advice."""
     rows: dict[tuple[str, str, str | None], Row] = {}
     for it in items:
         key = (it.op_type, it.status, it.limitation)
         row = rows.get(key)
         if row is None:
-            row = rows[key] = Row(it.op_type, it.status, limitation=it.limitation,
-                                  fallback=_fallback_of(it.op_type, it.status))
+            row = rows[key] = Row(it.op_type, it.status, limitation=it.limitation, fallback=it.fallback)
         row.count += 1
         kinds = (litert or {}).get(it.node)
         if kinds is None:
@@ -238,7 +222,7 @@ def build_rows(items: Iterable[_Item], litert: dict[str, list[str]] | None = Non
     result = sorted(rows.values(), key=lambda r: (_SEVERITY[r.status], -r.count, r.op_type))
     for r in result:
         if r.is_problem:
-            r.fix = advise(r, inputs or [])
+            r.fix = advise(r, inputs or [], advice)
     return result
 
 
@@ -272,75 +256,25 @@ def _wrapped(label: str, text: str, width: int = 110) -> list[str]:
                          break_on_hyphens=False, break_long_words=False)
 
 
-def problem_table(problems: Iterable[_Item]) -> str:
+def problem_table(problems: Iterable[_Item], advice: Any = None) -> str:
     """The table of a failed conversion (what ``UnsupportedOpsError`` carries)."""
-    rows = build_rows(list(problems))
+    rows = build_rows(list(problems), advice=advice)
     return "\n".join(render_rows(rows)) if rows else ""
 
 
 # -- advice ------------------------------------------------------------------------------------------------------
 
-_STRING_PREFIXES = ("String", "Regex", "StaticRegex", "Substr", "Unicode", "ReduceJoin", "DecodeBase64",
-                    "EncodeBase64", "AsString", "DecodeRaw", "DecodeJpeg", "DecodePng", "DecodeImage")
-
-_RANDOM = {
-    "RandomUniform": "RANDOM_UNIFORM", "RandomStandardNormal": "RANDOM_STANDARD_NORMAL",
-    "Multinomial": "MULTINOMIAL", "RandomUniformInt": "RANDOM_UNIFORM", "TruncatedNormal": None,
-    "StatelessRandomUniformV2": None, "StatelessRandomNormalV2": None, "StatelessRandomUniform": None,
-    "StatelessRandomNormal": None, "StatelessTruncatedNormalV2": None, "RandomGamma": None,
-    "RandomPoisson": None, "RandomPoissonV2": None,
-}
-
-# Ops with no LiteRT builtin where a rewrite with builtin-lowerable ops exists.
-_REPLACEMENTS = {
-    "MatrixDeterminant": "no LiteRT builtin computes a determinant. For a small fixed size write it out: 2x2 "
-                         "a*d - b*c, 3x3 by cofactors (tf.gather / slicing, MUL, SUB, SUM are builtins)",
-    "LogMatrixDeterminant": "no LiteRT builtin; for a small fixed size expand the determinant with slicing, MUL and "
-                            "SUB, then take LOG of its absolute value",
-    "MatrixInverse": "no LiteRT builtin; for a 2x2/3x3 matrix use the adjugate formula (slicing, MUL, SUB, DIV), "
-                     "or precompute the inverse if the matrix is constant",
-    "Cholesky": "no LiteRT builtin; precompute it if the matrix is constant",
-    "Qr": "no LiteRT builtin; precompute it if the matrix is constant",
-    "Svd": "no LiteRT builtin; precompute it if the matrix is constant",
-    "SelfAdjointEigV2": "no LiteRT builtin; precompute it if the matrix is constant",
-    "MatrixSolve": "no LiteRT builtin; for a fixed small system multiply by the precomputed inverse",
-    "Cumprod": "for positive inputs tf.exp(tf.math.cumsum(tf.math.log(x), axis)) gives the same result with LOG, "
-               "CUMSUM and EXP builtins; for a short fixed axis, a product of slices",
-    "Einsum": "rewrite it with tf.matmul / tf.transpose / tf.reshape, which lower to BATCH_MATMUL, TRANSPOSE and "
-              "RESHAPE",
-    "Erf": "a lone erf has no builtin; for GELU use keras.activations.gelu(x, approximate=True) or tf.nn.gelu",
-    "Lgamma": "no LiteRT builtin; if the argument is constant, precompute it",
-    "Atan2": "no builtin in this converter; for angles use a polynomial approximation with builtins",
-    "Bucketize": "compare against the boundaries (tf.cast(x[..., None] > boundaries, tf.int32) summed over the "
-                 "last axis): GREATER, CAST and SUM are builtins",
-}
-
-
-def advise(row: Row, inputs: list[ModelInput]) -> str:
-    """The concrete fix for a problem row."""
-    from .frontends.tensorflow.flex import NEVER_CONVERTIBLE  # no TensorFlow import
-
-    op = row.op_type
-    if op in NEVER_CONVERTIBLE:
-        return ("a Python function can never be converted: its body is Python, not graph ops. Rewrite it with "
-                "TensorFlow ops (then run check again), or run it outside the model, before or after inference.")
+def advise(row: Row, inputs: list[ModelInput], advice: Any = None) -> str:
+    """The concrete fix for a problem row: the frontend's op-specific advice, or the generic one."""
+    specific = advice(row.op_type, row.status) if advice is not None else None
     if row.status == UNSUPPORTED:
-        return (f"{op} handles resources or variants that LiteRT cannot hold. Export the inference function only "
-                "(model.export() / a tf.function without training state) and check again.")
+        return specific or (f"{row.op_type} cannot run on LiteRT with any op set. Rewrite that part of the model "
+                            "and check again.")
     tail = _flags_tail(row)
     if row.status == LIMITED:
         return _limited_advice(row, inputs) + tail
-    if op.startswith(_STRING_PREFIXES):
-        return ("LiteRT builtins do not process strings. Move string processing out of the model (tokenize in "
-                "the app and feed integer ids)." + tail)
-    if op in _RANDOM:
-        builtin = _RANDOM[op]
-        head = (f"LiteRT has the builtin {builtin} but this converter does not lower {op} yet. "
-                if builtin else "no LiteRT builtin for this random op. ")
-        return (head + "If it comes from a training-only layer (Dropout, GaussianNoise), export with "
-                "training=False; else generate the noise in the app and pass it as a model input." + tail)
-    if op in _REPLACEMENTS:
-        return _REPLACEMENTS[op] + "." + tail
+    if specific:
+        return specific + tail
     return "no builtin lowering exists in this converter; replace the op with builtin-friendly ones." + tail
 
 
@@ -387,102 +321,21 @@ def _limited_advice(row: Row, inputs: list[ModelInput]) -> str:
 
 # -- running ------------------------------------------------------------------------------------------------------
 
-def model_inputs(graphs: list[Any]) -> list[ModelInput]:
-    """Signature inputs (dtype, shape) read from the loaded graphs' placeholder NodeDefs."""
-    result = []
-    for g in graphs:
-        nodes = {n.name: n for n in g.graph_def.node}
-        for uname, tname in g.inputs:
-            nd = nodes.get(tname.split(":")[0])
-            if nd is None:
-                continue
-            dtype, shape = "?", None
-            if "dtype" in nd.attr:
-                from tensorflow.python.framework import dtypes
+def check_report(frontend: Frontend, config: ConversionConfig | None = None) -> CheckReport:
+    """Check a frontend's model: the driver's walk up to legalization, one row per distinct source op."""
+    from . import driver
 
-                dtype = dtypes.as_dtype(nd.attr["dtype"].type).name
-            if "shape" in nd.attr and not nd.attr["shape"].shape.unknown_rank:
-                shape = tuple(int(d.size) for d in nd.attr["shape"].shape.dim)
-            result.append(ModelInput(g.key, uname, dtype, shape))
-    return result
-
-
-def check_graphs(graphs: list[Any], source: str, pipeline: list[list[str]] | None = None) -> CheckReport:
-    """Check loaded TF graphs: the converter's import walk with every fallback allowed (so that the walk
-    and the pass pipeline see a complete graph), recording what each node needs."""
-    from .converter import legalize
-    from .errors import UnsupportedOpsError
-    from .frontends.tensorflow import import_graphs
-    from .frontends.tensorflow.policy import LoweringPolicy
-    from .passes import run_pipeline
-
-    policy = LoweringPolicy(allow_select_tf_ops=True, allow_custom_ops=True)
-    model = None
-    try:
-        model = import_graphs(graphs, policy)
-    except UnsupportedOpsError:
-        pass  # only nodes no op set can carry; every node is in policy.records
-    litert: dict[str, list[str]] | None = None
-    if model is not None:
-        try:
-            run_pipeline(model, pipeline)
-            legalize(model)
-        except UnsupportedOpsError as e:  # a lowering produced a pattern with no LiteRT builtin
-            for p in e.problems:
-                rec = policy.record_for(p.node)
-                if rec is not None and rec.status == BUILTIN:
-                    rec.status, rec.limitation = LIMITED, "pattern"
-                    rec.reason = f"{p.op_type}: {p.reason}"
-            model = None
-    if model is not None:
-        litert = {}
-        for _, op in model.all_ops():
-            if op.source and op.kind != "CUSTOM":
-                kinds = litert.setdefault(op.source, [])
-                if op.kind not in kinds:
-                    kinds.append(op.kind)
-        for rec in policy.records:  # lowered, then fused into a neighbour or folded away by the passes
-            if rec.status == BUILTIN and not litert.get(rec.node):
-                litert[rec.node] = [f"{k} (fused)" for k in rec.litert]
-    inputs = model_inputs(graphs)
-    rows = build_rows(policy.records, litert, inputs)
-    aliases: dict[str, list[str]] = {}  # signatures converted once for another one (Keras 3's serve)
-    for g in graphs:
-        if getattr(g, "alias_of", None):
-            aliases.setdefault(g.alias_of, []).append(g.key)
-    for r in rows:
-        r.signatures.extend(a for s in list(r.signatures) for a in aliases.get(s, []) if a not in r.signatures)
+    result = driver.check(frontend, config or ConversionConfig())
+    rows = build_rows(result.records, result.litert, result.inputs, frontend.advice)
+    for r in rows:  # signatures converted once for another one (Keras 3's serve)
+        r.signatures.extend(a for s in list(r.signatures) for a in result.aliases.get(s, []) if a not in r.signatures)
     notes = []
     wide: dict[tuple[str, str], list[str]] = {}
-    for i in inputs:
+    for i in result.inputs:
         if i.dtype in ("int64", "float64"):
             wide.setdefault((i.name, i.dtype), []).append(i.signature)
     for (name, dtype), sigs in wide.items():
         narrow = "int32" if dtype == "int64" else "float32"
         notes.append(f"input '{name}' ({', '.join(sigs)}) is {dtype}: LiteRT kernels mostly take {narrow}; "
                      f"declare it {narrow} unless you need the range.")
-    return CheckReport(source, rows, inputs, notes)
-
-
-def check(source: Any, signature_keys: list[str] | None = None, **options: Any) -> CheckReport:
-    """Check ``source`` (SavedModel directory, ``.keras``/``.h5`` path, or Keras model) without converting.
-
-    Returns a :class:`CheckReport`: ``print(report)`` for the table, ``report.outcome`` /
-    ``report.exit_code`` / ``report.as_dict()`` for programs.
-    """
-    from .converter import _converter_for
-
-    conv = _converter_for(source, signature_keys)
-    for key, value in options.items():
-        if not hasattr(conv, key):
-            from .errors import InvalidOptionError
-
-            raise InvalidOptionError(f"unknown option {key!r}. Fix: use an attribute of TFLiteConverter.")
-        setattr(conv, key, value)
-    return conv.check()
-
-
-def source_name(source: Any) -> str:
-    if isinstance(source, (str, os.PathLike)):
-        return os.fspath(source)
-    return getattr(source, "name", type(source).__name__)
+    return CheckReport(frontend.label, rows, result.inputs, notes)

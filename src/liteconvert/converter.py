@@ -1,39 +1,34 @@
-"""The Python API, mirroring ``tf.lite.TFLiteConverter`` so that users switch by changing one import."""
+"""The Python API, mirroring ``tf.lite.TFLiteConverter`` so that users switch by changing one import.
+
+``TFLiteConverter`` only maps ``tf.lite``'s attributes onto a :class:`~liteconvert.config.ConversionConfig`
+and hands it, with a frontend for the source, to the driver (``liteconvert.driver``); ``check``, ``verify`` and
+``convert`` all go through that one path.
+"""
 
 from __future__ import annotations
 
-import enum
 import os
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+import warnings
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+from .config import FLOAT, ConversionConfig, OpsSet, Optimize
 from .errors import (
+    ConversionWarning,
     FeatureNotImplementedError,
     InvalidModelError,
     InvalidOptionError,
-    OpProblem,
     UnsupportedOpsError,
 )
 from .files import atomic_output, check_input, check_output, write_atomic  # noqa: F401 (atomic_output: old home)
-from .ir import Model, check_invariants
+from .ir import Model
 
 if TYPE_CHECKING:
+    from .check import CheckReport
+    from .frontends.base import Frontend
     from .verify import VerifyReport
 
-
-class OpsSet(enum.Enum):
-    TFLITE_BUILTINS = "TFLITE_BUILTINS"
-    SELECT_TF_OPS = "SELECT_TF_OPS"
-    TFLITE_BUILTINS_INT8 = "TFLITE_BUILTINS_INT8"
-    EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 = \
-        "EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8"
-
-
-class Optimize(enum.Enum):
-    DEFAULT = "DEFAULT"
-    OPTIMIZE_FOR_SIZE = "OPTIMIZE_FOR_SIZE"
-    OPTIMIZE_FOR_LATENCY = "OPTIMIZE_FOR_LATENCY"
-    EXPERIMENTAL_SPARSITY = "EXPERIMENTAL_SPARSITY"
+__all__ = ["OpsSet", "Optimize", "TFLiteConverter", "TargetSpec", "check", "convert", "converter_for"]
 
 
 def _name(value: Any) -> str:
@@ -63,8 +58,8 @@ class TFLiteConverter:
     the attributes you need, then call :meth:`convert`.
     """
 
-    def __init__(self, load: Callable[[], list[Any]], source: str):
-        self._load = load
+    def __init__(self, frontend: Frontend, source: str):
+        self._frontend = frontend
         self._source = source
         self.optimizations: list[Any] = []
         self.target_spec = TargetSpec()
@@ -74,62 +69,48 @@ class TFLiteConverter:
         self.allow_custom_ops = False
         self.experimental_new_converter = True
         self.metadata: Any = None
-        self.pipeline: list[list[str]] | None = None
+        self.pipeline: Any = None  # a pipeline name or a list of phases of pass names (liteconvert.passes)
         self.warnings: list[str] = []  # set by convert(): what the model needs beyond builtins
+        self.log: list[str] = []  # set by convert(): what the passes reported
 
     # -- constructors -------------------------------------------------------------------------------------------
     @classmethod
     def from_saved_model(cls, saved_model_dir: str, signature_keys: list[str] | None = None,
                          tags: Iterable[str] | None = None) -> TFLiteConverter:
+        from .frontends.tensorflow import saved_model
+
         path = os.fspath(saved_model_dir)
         check_input(path, "SavedModel directory", directory=None)
-
-        def load() -> list[Any]:
-            from .frontends.tensorflow import load_saved_model
-
-            return load_saved_model(path, signature_keys, set(tags) if tags else None)
-
-        return cls(load, path)
+        return cls(saved_model(path, signature_keys, set(tags) if tags else None), path)
 
     @classmethod
     def from_keras_model(cls, model: Any) -> TFLiteConverter:
-        def load() -> list[Any]:
-            from .frontends.tensorflow import load_keras_model
+        from .frontends.tensorflow import keras_model
 
-            return load_keras_model(model)
-
-        return cls(load, getattr(model, "name", "keras model"))
+        return cls(keras_model(model), getattr(model, "name", "keras model"))
 
     @classmethod
     def from_keras_file(cls, path: str) -> TFLiteConverter:
+        from .frontends.tensorflow import keras_file
+
         path = os.fspath(path)
         check_input(path, "Keras model file")
-
-        def load() -> list[Any]:
-            from .frontends.tensorflow import load_keras_file
-
-            return load_keras_file(path)
-
-        return cls(load, path)
+        return cls(keras_file(path), path)
 
     @classmethod
     def from_concrete_functions(cls, funcs: list[Any], trackable_obj: Any = None) -> TFLiteConverter:
-        funcs = list(funcs)
+        from .frontends.tensorflow import concrete_functions
 
-        def load() -> list[Any]:
-            from .frontends.tensorflow import load_concrete_functions
-
-            return load_concrete_functions(funcs, trackable_obj)
-
-        return cls(load, "concrete functions")
+        return cls(concrete_functions(list(funcs), trackable_obj), "concrete functions")
 
     @classmethod
     def experimental_from_jax(cls, serving_funcs: list[Any], inputs: list[Any]) -> TFLiteConverter:
         raise FeatureNotImplementedError("the JAX frontend is not built yet. Fix: export the function with "
                                          "jax2tf to a SavedModel and convert that.")
 
-    # -- conversion -----------------------------------------------------------------------------------------------
-    def _check_options(self) -> None:
+    # -- attributes -> config -----------------------------------------------------------------------------------
+    def _config(self) -> ConversionConfig:
+        """The ``tf.lite`` attributes as a :class:`ConversionConfig`; options whose feature is not built raise."""
         if self.optimizations:
             raise FeatureNotImplementedError(
                 f"optimizations={[_name(o) for o in self.optimizations]}: post-training quantization is not built "
@@ -160,108 +141,72 @@ class TFLiteConverter:
         if types - {"float32", "tf.float32"}:
             raise FeatureNotImplementedError(f"target_spec.supported_types={sorted(t or '' for t in types)}: "
                                              "float16/int8 conversion is not built yet. Fix: leave it empty.")
+        return ConversionConfig(
+            allow_select_tf_ops="SELECT_TF_OPS" in ops, allow_custom_ops=bool(self.allow_custom_ops), mode=FLOAT,
+            pipeline=self.pipeline, metadata=self.metadata,
+            check_invariants=bool(os.environ.get("LITECONVERT_CHECK_INVARIANTS")))  # (the test suite sets it)
+
+    # -- conversion -----------------------------------------------------------------------------------------------
+    def _build(self) -> Any:
+        from . import driver
+
+        config = self._config()
+        try:
+            conversion = driver.build(self._frontend, config)
+        except UnsupportedOpsError as e:
+            from .check import problem_table
+
+            e.table = problem_table(e.problems, self._frontend.advice)  # what 'liteconvert check' would print
+            raise
+        self.warnings, self.log = list(conversion.warnings), list(conversion.log)
+        for w in self.warnings:
+            warnings.warn(w, ConversionWarning, stacklevel=4)  # the caller of convert()
+        return conversion
 
     def convert_to_ir(self) -> Model:
         """Run the frontend and the pass pipeline; return the IR (what :meth:`convert` serializes)."""
-        self._check_options()
-        from .frontends.tensorflow import import_graphs
-        from .frontends.tensorflow.policy import LoweringPolicy
-        from .passes import run_pipeline
-
-        graphs = self._load()
-        policy = LoweringPolicy(
-            allow_select_tf_ops="SELECT_TF_OPS" in {_name(o) for o in self.target_spec.supported_ops},
-            allow_custom_ops=bool(self.allow_custom_ops))
-        model = import_graphs(graphs, policy)
-        del graphs  # the frozen graphs (and a loaded SavedModel's variables) are not needed past the import
-        check = bool(os.environ.get("LITECONVERT_CHECK_INVARIANTS"))  # set by the test suite
-        if check:
-            check_invariants(model)
-        run_pipeline(model, self.pipeline, check=check)
-        try:
-            legalize(model)
-        except UnsupportedOpsError as e:  # name the source ops, as the importer does
-            raise UnsupportedOpsError([_source_problem(p, policy) for p in e.problems]) from None
-        self._warn_fallbacks(policy)
-        return model
-
-    def _warn_fallbacks(self, policy: Any) -> None:
-        """Warn when the model needs more than the standard runtime: Flex ops, custom ops."""
-        import warnings
-
-        from .errors import ConversionWarning
-
-        self.warnings = []
-        flex_ops = sorted({r.op_type for r in policy.emitted("flex")})
-        custom_ops = sorted({r.op_type for r in policy.emitted("custom")})
-        if flex_ops:
-            from .check import FLEX_RUNTIME_NOTE
-
-            self.warnings.append(f"the model uses Select TF ops ({', '.join('Flex' + o for o in flex_ops)}): "
-                                 f"{FLEX_RUNTIME_NOTE}.")
-        if custom_ops:
-            self.warnings.append(f"the model uses custom ops ({', '.join(custom_ops)}): the runtime needs a kernel "
-                                 "for each, registered under that exact name (C++: "
-                                 "MutableOpResolver::AddCustom; Python: Interpreter(custom_op_registerers=...)).")
-        for w in self.warnings:
-            warnings.warn(w, ConversionWarning, stacklevel=4)  # the caller of convert()
-
-    def check(self) -> Any:
-        """Evaluate the model without converting: a :class:`liteconvert.check.CheckReport` that says, per
-        source op, whether it maps to LiteRT builtins, needs Select TF ops or a custom op, or cannot run."""
-        from .check import check_graphs
-
-        return check_graphs(self._load(), self._source, self.pipeline)
+        return self._build().model
 
     def convert(self) -> bytes:
         """Convert the model; returns the ``.tflite`` flatbuffer bytes."""
-        from .tflite.writer import serialize
+        from . import driver
 
-        data = serialize(self.convert_to_ir(), consume=True)
-        if self.metadata is not None:  # TFLite metadata (liteconvert.metadata): a builder, dict or M001 bytes
-            from .metadata import attach
-
-            data = attach(data, self.metadata)
+        data = driver.write(self._build())
+        assert data is not None
         return data
 
-    def verify(self, data: bytes, batch: int = 2, dynamic_dim: int = 32, seed: int = 0) -> VerifyReport:
-        """Run the source model and the converted ``data`` in LiteRT on the same random inputs; compare.
+    def convert_to_file(self, path: str | os.PathLike[str] | BinaryIO, inputs: Iterable[str] = ()) -> None:
+        """Convert and stream the result to ``path`` (atomically) or a binary stream: the model is never held in
+        memory as one ``bytes``. ``inputs`` are paths the output must not be."""
+        from . import driver
 
-        Dynamic dimensions are set to ``batch`` (the first) and ``dynamic_dim`` (the others).
-        """
-        from ._console import silenced
-        from .verify import VerifyReport, compare, random_inputs, run_tflite, signature_specs
+        driver.write(self._build(), path, list(inputs))
 
-        graphs = self._load()  # loaded again: convert() does not keep the source model alive
-        report = VerifyReport()
-        for g in graphs:
-            if g.reference is None:
-                continue
-            specs = signature_specs(data, g.key)
-            inputs = random_inputs(specs, batch=batch, seed=seed, dynamic_dim=dynamic_dim)
-            with silenced():
-                ref = g.reference(inputs)
-            got = run_tflite(data, inputs, g.key)
-            report.signatures[g.key] = compare(got, ref)
-        return report
+    def check(self) -> CheckReport:
+        """Evaluate the model without converting: a :class:`liteconvert.check.CheckReport` that says, per
+        source op, whether it maps to LiteRT builtins, needs Select TF ops or a custom op, or cannot run."""
+        from .check import check_report
 
+        return check_report(self._frontend, self._config())
 
-def _source_problem(p: OpProblem, policy: Any) -> OpProblem:
-    rec = policy.record_for(p.node)
-    if rec is None:
-        return p
-    return OpProblem(rec.op_type, p.node, f"{p.op_type}: {p.reason}", rec.layer, status="limited",
-                     limitation="pattern")
+    def verify(self, data: bytes | str | os.PathLike[str], batch: int = 2, dynamic_dim: int = 32,
+               seed: int = 0) -> VerifyReport:
+        """Run the source model and the converted model (bytes or a path) in LiteRT on the same random inputs;
+        compare. Dynamic dimensions are set to ``batch`` (the first) and ``dynamic_dim`` (the others)."""
+        from .verify import verify_frontend
+
+        return verify_frontend(self._frontend, data, batch=batch, dynamic_dim=dynamic_dim, seed=seed)
 
 
-def legalize(model: Model) -> None:
-    """Every op left must be a declared TFLite op; report all that are not, with their source nodes."""
-    from .tflite.ops import DECLS
-
-    problems = [OpProblem(op.kind, op.source or "?", "no LiteRT builtin for this pattern")
-                for _, op in model.all_ops() if op.kind not in DECLS]
-    if problems:
-        raise UnsupportedOpsError(problems)
+def converter_for(source: Any, signature_keys: list[str] | None = None, **options: Any) -> TFLiteConverter:
+    """A converter for ``source`` (SavedModel dir, ``.keras``/``.h5`` path, or Keras model) with ``options``
+    (attributes of :class:`TFLiteConverter`) set."""
+    conv = _converter_for(source, signature_keys)
+    for key, value in options.items():
+        if not hasattr(conv, key):
+            raise InvalidOptionError(f"unknown option {key!r}. Fix: use an attribute of TFLiteConverter.")
+        setattr(conv, key, value)
+    return conv
 
 
 def _converter_for(source: Any, signature_keys: list[str] | None = None) -> TFLiteConverter:
@@ -287,22 +232,28 @@ def _converter_for(source: Any, signature_keys: list[str] | None = None) -> TFLi
                              "directory, a .keras/.h5 path or a Keras model.")
 
 
-def convert(source: Any, output_path: str | os.PathLike[str] | None = None, **options: Any) -> bytes:
-    """Convert ``source`` (SavedModel dir, ``.keras``/``.h5`` path, or Keras model) and return the bytes.
+def convert(source: Any, output_path: str | os.PathLike[str] | None = None, **options: Any) -> bytes | str:
+    """Convert ``source`` (SavedModel dir, ``.keras``/``.h5`` path, or Keras model).
 
-    With ``output_path`` the bytes are also written there atomically (a temporary file renamed into place), so
-    a failed conversion never leaves a half-written file. ``options`` are converter attributes
-    (``signature_keys`` and any attribute of :class:`TFLiteConverter`).
+    Without ``output_path``, returns the ``.tflite`` bytes. With it, streams the model to that file (through a
+    temporary file and an atomic rename, so a failed conversion never leaves a half-written file, and never in
+    memory as a whole) and returns the path. ``options`` are converter attributes (``signature_keys`` and any
+    attribute of :class:`TFLiteConverter`).
     """
     inputs = [os.fspath(source)] if isinstance(source, (str, os.PathLike)) else []
     if output_path is not None:
         check_output(output_path, inputs)  # before any work: the output is writable and is not the source
-    conv = _converter_for(source, options.pop("signature_keys", None))
-    for key, value in options.items():
-        if not hasattr(conv, key):
-            raise InvalidOptionError(f"unknown option {key!r}. Fix: use an attribute of TFLiteConverter.")
-        setattr(conv, key, value)
-    data = conv.convert()
-    if output_path is not None:
-        write_atomic(output_path, data, inputs)
-    return data
+    conv = converter_for(source, options.pop("signature_keys", None), **options)
+    if output_path is None:
+        return conv.convert()
+    conv.convert_to_file(output_path, inputs)
+    return os.fspath(output_path)
+
+
+def check(source: Any, signature_keys: list[str] | None = None, **options: Any) -> CheckReport:
+    """Check ``source`` (SavedModel directory, ``.keras``/``.h5`` path, or Keras model) without converting.
+
+    Returns a :class:`~liteconvert.check.CheckReport`: ``print(report)`` for the table, ``report.outcome`` /
+    ``report.exit_code`` / ``report.as_dict()`` for programs. ``options`` are ``TFLiteConverter`` attributes.
+    """
+    return converter_for(source, signature_keys, **options).check()

@@ -1,4 +1,6 @@
-"""Errors the converter raises. Each carries one line that names the problem and the fix."""
+"""Errors the converter raises, as plain data. Each carries one line that names the problem and the fix.
+
+The bottom layer: this module imports nothing of ours."""
 
 from __future__ import annotations
 
@@ -50,24 +52,25 @@ class OpProblem:
     node: str
     reason: str = "no lowering to LiteRT builtin ops"
     layer: str | None = None
-    status: str = "unsupported"  # builtin | limited | select | custom | unsupported (see frontends' policy)
+    status: str = "unsupported"  # builtin | limited | select | custom | unsupported (see frontends.base)
     limitation: str | None = None  # for "limited": dtype, rank, dynamic dimension, attribute value, ...
+    fallback: str | None = None  # the op set that could carry it: "select", "custom" or None
+    signature: str = ""
 
 
 class UnsupportedOpsError(ConversionError):
-    """Every op that could not be lowered, all at once: ``summary`` is one line; ``str(err)`` adds the table
-    that ``liteconvert check`` prints for these ops (where each comes from and what to do)."""
+    """Every op that could not be lowered, all at once. ``summary`` is one line; ``table``, set by the API
+    layer, is the table ``liteconvert check`` prints for these ops (where each comes from, what to do), and
+    ``str(err)`` is the summary followed by it."""
 
-    def __init__(self, problems: list[OpProblem]):
+    def __init__(self, problems: list[OpProblem], table: str = ""):
         self.problems = problems
         self.summary = self._message()  # one line
-        try:
-            from .check import problem_table
+        self.table = table
+        super().__init__(self.summary)
 
-            self.table: str = problem_table(problems)  # the same table ``liteconvert check`` prints
-        except Exception:  # the message must never fail
-            self.table = ""
-        super().__init__(self.summary + ("\n" + self.table if self.table else ""))
+    def __str__(self) -> str:
+        return self.summary + ("\n" + self.table if self.table else "")
 
     def _message(self) -> str:
         by_type: dict[str, list[OpProblem]] = {}

@@ -187,6 +187,7 @@ def atomic_output(path: PathLike, inputs: Iterable[PathLike] = ()) -> Iterator[B
     when the block ends without error and deleted otherwise, so a failure never leaves a half-written file.
 
     ``inputs`` are checked not to be the output (see :func:`check_output`), again just before the rename.
+    ``f.name`` is the temporary file's path: the block may check what it wrote (raising drops it).
     """
     inputs = [os.fspath(i) for i in inputs]
     path = check_output(path, inputs)
@@ -201,7 +202,8 @@ def atomic_output(path: PathLike, inputs: Iterable[PathLike] = ()) -> Iterator[B
             os.fchmod(fd, _new_file_mode(path))
         except OSError:
             pass
-        with os.fdopen(fd, "wb") as f:
+        os.close(fd)
+        with open(tmp, "wb") as f:  # (by name: f.name is the temporary file, which the block may read back)
             yield f
         check_output(path, inputs)  # nothing became the input while we wrote
         os.replace(tmp, path)

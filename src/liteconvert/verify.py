@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,14 +21,17 @@ class Comparison:
         return self.max_abs_error / max(1.0, self.reference_scale)
 
 
-def make_interpreter(model: bytes, num_threads: int = 1) -> Any:
-    """A LiteRT interpreter for ``model``, created without the runtime's console chatter."""
+def make_interpreter(model: bytes | str | os.PathLike[str], num_threads: int = 1) -> Any:
+    """A LiteRT interpreter for ``model`` (bytes or a path), created without the runtime's console chatter."""
     from ai_edge_litert.interpreter import Interpreter
 
     from ._console import silenced
 
     with silenced():
-        interp = Interpreter(model_content=bytes(model), num_threads=num_threads)
+        if isinstance(model, (str, os.PathLike)):
+            interp = Interpreter(model_path=os.fspath(model), num_threads=num_threads)
+        else:
+            interp = Interpreter(model_content=bytes(model), num_threads=num_threads)
         interp.allocate_tensors()
     return interp
 
@@ -50,7 +54,7 @@ class VerifyReport:
         return "max abs error vs source: " + (", ".join(parts) or "nothing to compare")
 
 
-def run_tflite(model: bytes, inputs: Mapping[str, np.ndarray], signature: str | None = None,
+def run_tflite(model: bytes | str | os.PathLike[str], inputs: Mapping[str, np.ndarray], signature: str | None = None,
                num_threads: int = 1) -> dict[str, np.ndarray]:
     """Run one signature of a ``.tflite`` model (bytes) on named inputs; returns named outputs."""
     interp = make_interpreter(model, num_threads)
@@ -91,10 +95,29 @@ def random_inputs(specs: Mapping[str, tuple[tuple[int, ...], str]], batch: int =
     return out
 
 
-def signature_specs(model: bytes, signature: str | None = None) -> dict[str, tuple[tuple[int, ...], str]]:
+def signature_specs(model: bytes | str | os.PathLike[str], signature: str | None = None,
+                    ) -> dict[str, tuple[tuple[int, ...], str]]:
     """``{input name: (shape_signature, dtype)}`` of a signature, as LiteRT reports it."""
     interp = make_interpreter(model)
     runner = interp.get_signature_runner(signature)
     details = runner.get_input_details()
     return {name: (tuple(int(d) for d in d_["shape_signature"]), np.dtype(d_["dtype"]).name)
             for name, d_ in details.items()}
+
+
+def verify_frontend(frontend: Any, model: bytes | str | os.PathLike[str], batch: int = 2, dynamic_dim: int = 32,
+                    seed: int = 0) -> VerifyReport:
+    """Run the frontend's source model and the converted ``model`` (bytes or a path) in LiteRT on the same random
+    inputs, per signature; compare."""
+    from ._console import silenced
+
+    loaded = frontend.load()  # loaded again: a conversion does not keep the source model alive
+    report = VerifyReport()
+    for key, reference in frontend.references(loaded).items():
+        specs = signature_specs(model, key)
+        inputs = random_inputs(specs, batch=batch, seed=seed, dynamic_dim=dynamic_dim)
+        with silenced():
+            ref = reference(inputs)
+        got = run_tflite(model, inputs, key)
+        report.signatures[key] = compare(got, ref)
+    return report

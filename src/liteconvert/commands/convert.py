@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..errors import InvalidOptionError
-from ..files import check_output, write_atomic
+from ..files import atomic_output, check_output
 from ._common import add_source_arguments, source_converter
 
 
@@ -40,20 +41,20 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import ConversionError, ConversionWarning, UnsupportedOpsError
 
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, atomic_output(args.output, [src]) as out:
         warnings.simplefilter("always", ConversionWarning)
         try:
-            data = conv.convert()
+            conv.convert_to_file(out)  # streamed: the model is never one bytes object in memory
         except UnsupportedOpsError as e:  # one line here; 'liteconvert check' prints the table
             raise ConversionError(e.summary) from None
+        out.flush()
+        if args.verify:  # on a mismatch the block raises and the temporary file goes: nothing is written
+            _verify(conv, out.name, args)
     for w in caught:
         if issubclass(w.category, ConversionWarning):
             sys.stderr.write(f"liteconvert: warning: {' '.join(str(w.message).split())}\n")
-    if args.verify:
-        _verify(conv, data, args)
-    write_atomic(args.output, data, [src])
     if not args.quiet:
-        sys.stdout.write(f"wrote {args.output} ({len(data):,} bytes)\n")
+        sys.stdout.write(f"wrote {args.output} ({os.path.getsize(args.output):,} bytes)\n")
     return 0
 
 
@@ -71,7 +72,7 @@ def _apply_op_sets(conv: object, args: argparse.Namespace) -> None:
         conv.allow_custom_ops = True  # type: ignore[attr-defined]
 
 
-def _verify(conv: object, data: bytes, args: argparse.Namespace) -> None:
+def _verify(conv: object, data: str, args: argparse.Namespace) -> None:
     """Compare the result with the source model on random inputs; raise (nothing written) on a mismatch."""
     from ..errors import ConversionError
 

@@ -59,6 +59,7 @@ __all__ = [
     "is_schema_form",
     "min_parser_version",
     "model_io",
+    "prepare",
     "read",
     "remove",
     "safe_member_path",
@@ -102,12 +103,14 @@ def model_io(model: Any) -> tuple[list[TensorSpec], list[TensorSpec]]:
             [spec(int(i)) for i in sg.OutputsAsNumpy()] if sg.OutputsLength() else [])
 
 
-def _resolve(buf: Any, metadata: MetadataLike, files: Mapping[str, bytes | str] | None) -> tuple[bytes, dict]:
-    """The metadata flatbuffer and the associated files to pack, checked against the model."""
+def _resolve(buf: Any, metadata: MetadataLike, files: Mapping[str, bytes | str] | None,
+             io: tuple[list[TensorSpec], list[TensorSpec]] | None = None) -> tuple[bytes, dict]:
+    """The metadata flatbuffer and the associated files to pack, checked against the model (``buf``: a model
+    flatbuffer, or None with ``io`` its first subgraph's inputs and outputs)."""
     from . import container
 
     extra = {k: (v.encode("utf-8") if isinstance(v, str) else bytes(v)) for k, v in (files or {}).items()}
-    inputs, outputs = model_io(buf)
+    inputs, outputs = io if io is not None else model_io(buf)
     if isinstance(metadata, (bytes, bytearray, memoryview)):
         md = decode(metadata)
         packed: dict[str, bytes] = {}
@@ -136,7 +139,7 @@ def _resolve(buf: Any, metadata: MetadataLike, files: Mapping[str, bytes | str] 
                                     f"{len(specs)}. Fix: describe each {key.split('_')[0]} once, in order")
     needed = associated_file_names(md)
     missing = [n for n in needed if n not in packed]
-    if missing:  # carried over from the archive the model already has
+    if missing and buf is not None:  # carried over from the archive the model already has
         for info in container.zip_members(buf):
             if info.filename in missing and info.filename not in packed:
                 packed[info.filename] = container.read_member(buf, info)
@@ -149,6 +152,19 @@ def _resolve(buf: Any, metadata: MetadataLike, files: Mapping[str, bytes | str] 
             raise MetadataError(f"associated file name {name!r} is not a plain relative name. Fix: name it like "
                                 "labels.txt or dir/labels.txt")
     return encode(md), packed
+
+
+def prepare(metadata: MetadataLike, model: Any, files: Mapping[str, bytes | str] | None = None,
+            ) -> tuple[bytes, dict[str, bytes]]:
+    """The ``TFLITE_METADATA`` buffer and the associated files for an IR model about to be written (the
+    converter's ``metadata`` option): checked against its first subgraph's inputs and outputs."""
+    sg = model.subgraphs[0] if model.subgraphs else None
+
+    def spec(t: Any) -> TensorSpec:
+        return TensorSpec(t.name, tuple(t.shape) if t.shape is not None else (), t.dtype)
+
+    io = ([spec(t) for t in sg.inputs], [spec(t) for t in sg.outputs]) if sg is not None else ([], [])
+    return _resolve(None, metadata, files, io)
 
 
 def attach(model: Source, metadata: MetadataLike, files: Mapping[str, bytes | str] | None = None) -> bytes:

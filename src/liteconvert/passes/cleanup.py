@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Model, Op, Tensor
-from . import only_reader, register_pass
+from . import PassContext, only_reader, register_pass
 
 
 @register_pass
-def remove_dead_ops(model: Model) -> bool:
+def remove_dead_ops(model: Model, ctx: PassContext) -> bool:
     """Drop ops none of whose outputs is read (walking back from the subgraph outputs)."""
     changed = False
     for sg in model.subgraphs:
@@ -28,7 +28,7 @@ def remove_dead_ops(model: Model) -> bool:
 
 
 @register_pass
-def simplify_reshapes(model: Model) -> bool:
+def simplify_reshapes(model: Model, ctx: PassContext) -> bool:
     """Collapse a reshape of a reshape into one (reshapes that keep the shape: ``drop_identity_reshapes``)."""
     changed = False
     for sg in model.subgraphs:
@@ -49,7 +49,7 @@ def simplify_reshapes(model: Model) -> bool:
 
 
 @register_pass
-def cancel_transposes(model: Model) -> bool:
+def cancel_transposes(model: Model, ctx: PassContext) -> bool:
     """Fold TRANSPOSE(TRANSPOSE(x, p), q) into one transpose, or none when the permutations cancel."""
     changed = False
     for sg in model.subgraphs:
@@ -88,7 +88,7 @@ def _is_const_value(t: object, value: float) -> bool:
 
 
 @register_pass
-def remove_identity_arithmetic(model: Model) -> bool:
+def remove_identity_arithmetic(model: Model, ctx: PassContext) -> bool:
     """Drop x*1, x/1, x+0 and x-0 when the constant does not broadcast x to a bigger shape."""
     changed = False
     for sg in model.subgraphs:

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..ir import Model, Op, Tensor, const
 from ..tflite.ops import DECLS
-from . import only_reader, register_pass
+from . import PassContext, only_reader, register_pass
 
 _WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 # Which slot holds weights and bias, and which weight axis is the output channel.
@@ -16,16 +16,13 @@ _SLOTS = {
     "FULLY_CONNECTED": (1, 2, 0),
     "TRANSPOSE_CONV": (1, 3, 0),
 }
-# Ops whose float kernels apply a fused activation.
-_FUSE_ACT_INTO = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "ADD", "SUB", "MUL", "DIV",
-                  "AVERAGE_POOL_2D", "MAX_POOL_2D"}
 _ACTIVATIONS = {"RELU": "RELU", "RELU6": "RELU6", "RELU_N1_TO_1": "RELU_N1_TO_1"}
 
 
 
 def _channel_vector(c: Tensor | None, channels: int) -> np.ndarray | None:
     """The per-output-channel vector a constant broadcasts as, or None if it is not one."""
-    if c is None or c.data is None or c.dtype != "float32":
+    if c is None or not c.is_const or c.dtype != "float32" or c.size not in (1, channels):
         return None
     d = c.data
     if d.size == 1:
@@ -57,7 +54,7 @@ def _fusable(op: Op) -> bool:
 
 
 @register_pass
-def fold_mul_into_weights(model: Model) -> bool:
+def fold_mul_into_weights(model: Model, ctx: PassContext) -> bool:
     """CONV/DEPTHWISE/FC followed by a multiply (or divide) by a per-channel constant: scale the weights.
 
     This folds the scale half of an inference BatchNormalization into the preceding layer.
@@ -81,19 +78,22 @@ def fold_mul_into_weights(model: Model) -> bool:
             scale = _channel_vector(c, channels)
             w_slot, b_slot, axis = _SLOTS[op.kind]
             w = op.inputs[w_slot]
-            if scale is None or w is None or w.data is None or w.dtype != "float32":
+            if scale is None or w is None or not w.is_const or w.dtype != "float32" or w.shape is None:
                 continue
             if nxt.kind == "DIV":
                 scale = (1.0 / scale).astype(np.float32)
-            bshape = [1] * w.data.ndim
-            bshape[axis] = channels
-            if w.data.shape[axis] != channels:
-                continue
-            op.inputs[w_slot] = const(w.name + "_scaled", (w.data * scale.reshape(bshape)).astype(np.float32))
             b = op.inputs[b_slot] if b_slot < len(op.inputs) else None
+            if w.shape[axis] != channels or (b is not None and not b.is_const):
+                continue  # (a bias computed at run time cannot take the scale: nothing is changed)
+            if w.is_lazy:  # a weight not read yet stays so: the writer applies the scale as it streams it
+                assert w.lazy is not None
+                op.inputs[w_slot] = Tensor(w.name + "_scaled", w.dtype, w.shape, lazy=w.lazy.scaled(scale, axis),
+                                           source=w.source)
+            else:
+                bshape = [1] * len(w.shape)
+                bshape[axis] = channels
+                op.inputs[w_slot] = const(w.name + "_scaled", (w.data * scale.reshape(bshape)).astype(np.float32))
             if b is not None:
-                if b.data is None:
-                    continue
                 op.inputs[b_slot] = const(b.name + "_scaled", (b.data * scale).astype(np.float32))
             op.outputs = [nxt.outputs[0]]
             sg.ops.remove(nxt)
@@ -103,7 +103,7 @@ def fold_mul_into_weights(model: Model) -> bool:
 
 
 @register_pass
-def fuse_bias(model: Model) -> bool:
+def fuse_bias(model: Model, ctx: PassContext) -> bool:
     """CONV/DEPTHWISE/FC/TRANSPOSE_CONV followed by adding (or subtracting) a per-channel constant: a bias."""
     changed = False
     for sg in model.subgraphs:
@@ -148,13 +148,14 @@ def fuse_bias(model: Model) -> bool:
 
 
 @register_pass
-def fuse_activation(model: Model) -> bool:
+def fuse_activation(model: Model, ctx: PassContext) -> bool:
     """An op followed only by RELU, RELU6 or RELU_N1_TO_1: set its fused activation and drop the activation."""
     changed = False
     for sg in model.subgraphs:
         users = sg.consumers()
         for op in list(sg.ops):
-            if op.kind not in _FUSE_ACT_INTO or not DECLS[op.kind].fusable_activation:
+            d = DECLS.get(op.kind)
+            if d is None or not d.fused_activation:  # the kernel applies it (CONCATENATION's option does not)
                 continue
             if op.attrs.get("fused_activation_function", "NONE") != "NONE" or op.outputs[0].dtype != "float32":
                 continue

@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..ir import Model, Op, Tensor, const
-from . import only_reader, register_pass
+from . import PassContext, only_reader, register_pass
 
 _WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 _ACTS = ("RELU", "RELU6", "RELU_N1_TO_1")
@@ -242,8 +242,8 @@ def _identify(cone: list[Op], order: dict[int, int], x: Tensor) -> tuple[str, di
     return "PRELU", {}, [const(f"{x.name}/prelu_alpha", a.astype(np.float32))]
 
 
-@register_pass
-def fuse_elementwise_functions(model: Model) -> bool:
+@register_pass(name="fuse_activation_functions")
+def fuse_elementwise_functions(model: Model, ctx: PassContext) -> bool:
     """A region of element-wise ops that computes GELU, HARD_SWISH, PRELU, LEAKY_RELU or a clip (RELU, RELU6,
     RELU_N1_TO_1, RELU_0_TO_1) of one tensor.
 
@@ -310,7 +310,7 @@ def _match_function(root: Op, producers: dict[int, Op], users: dict[int, list[Op
 def _shape_value(t: Tensor, producers: dict[int, Op], x: Tensor, x_shape: list[int]) -> np.ndarray | None:
     """The value of the integer tensor ``t`` when ``x`` has shape ``x_shape``: evaluates the shape arithmetic
     between SHAPE(x) and ``t``; None if ``t`` depends on anything else."""
-    from .fold import EVALUATORS
+    from ..tflite.ops import DECLS
 
     memo: dict[int, np.ndarray] = {}
 
@@ -325,8 +325,8 @@ def _shape_value(t: Tensor, producers: dict[int, Op], x: Tensor, x_shape: list[i
                 raise LookupError
             if p.kind == "SHAPE" and p.inputs[0] is x:
                 memo[u.uid] = np.asarray(x_shape, dtype=u.dtype)
-            elif p.kind in EVALUATORS:
-                memo[u.uid] = np.asarray(EVALUATORS[p.kind](p, [value(i, depth + 1) for i in p.inputs])[0])
+            elif p.kind in DECLS and DECLS[p.kind].reference is not None:
+                memo[u.uid] = np.asarray(DECLS[p.kind].reference(p, [value(i, depth + 1) for i in p.inputs])[0])
             else:
                 raise LookupError
         return memo[u.uid]
@@ -396,7 +396,7 @@ def _resize_size(x: Tensor, scale: tuple[int, int], base: str, source: str | Non
 
 
 @register_pass
-def fuse_repeat_to_resize(model: Model) -> bool:
+def fuse_repeat_to_resize(model: Model, ctx: PassContext) -> bool:
     """Repeating every row (axis 1) or column (axis 2) of an NHWC tensor: RESIZE_NEAREST_NEIGHBOR."""
     changed = False
     for sg in model.subgraphs:
@@ -441,7 +441,7 @@ def _integer_nearest(op: Op) -> tuple[int, int] | None:
 
 
 @register_pass
-def merge_nearest_resizes(model: Model) -> bool:
+def merge_nearest_resizes(model: Model, ctx: PassContext) -> bool:
     """Two integer-scale nearest resizes in a row are one (floor(floor(i/a)/b) = floor(i/(a*b))). The first
     stays for any other reader (``remove_dead_ops`` drops it otherwise)."""
     changed = False
@@ -507,7 +507,7 @@ def _net_padding(pads: Tensor | None, crops: Tensor | None, x: Tensor, rank: int
 
 
 @register_pass
-def fuse_dilated_conv(model: Model) -> bool:
+def fuse_dilated_conv(model: Model, ctx: PassContext) -> bool:
     """SPACE_TO_BATCH_ND -> [RESHAPE] -> CONV_2D/DEPTHWISE_CONV_2D -> [RESHAPE] -> BATCH_TO_SPACE_ND: a dilated
     convolution with the effective padding (SAME, VALID, or an explicit PAD in front)."""
     changed = False
@@ -651,7 +651,7 @@ def _refine_shapes(t: Tensor, users: dict[int, list[Op]]) -> None:
 
 
 @register_pass
-def fuse_tensordot(model: Model) -> bool:
+def fuse_tensordot(model: Model, ctx: PassContext) -> bool:
     """RESHAPE(x) -> FULLY_CONNECTED -> RESHAPE back to x's leading dims: FULLY_CONNECTED(x, keep_num_dims)."""
     changed = False
     for sg in model.subgraphs:
@@ -713,7 +713,7 @@ def _flat_channel_const(t: Tensor | None, channels: int) -> Tensor | None:
 
 
 @register_pass
-def hoist_through_reshape(model: Model) -> bool:
+def hoist_through_reshape(model: Model, ctx: PassContext) -> bool:
     """CONV/FC (or a channel concatenation) -> RESHAPE keeping the last axis -> per-channel op: do the
     per-channel op before the reshape."""
     changed = False
@@ -753,7 +753,7 @@ def hoist_through_reshape(model: Model) -> bool:
 
 
 @register_pass
-def distribute_over_concat(model: Model) -> bool:
+def distribute_over_concat(model: Model, ctx: PassContext) -> bool:
     """Per-channel op after a channel CONCATENATION of convolutions (a grouped convolution): one per part."""
     changed = False
     for sg in model.subgraphs:
@@ -799,3 +799,9 @@ def distribute_over_concat(model: Model) -> bool:
             users = sg.consumers()
             changed = True
     return changed
+
+
+@register_pass
+def fuse_clips(model: Model, ctx: PassContext) -> bool:
+    """(placeholder while the structural rewrite lands: clips are matched by fuse_activation_functions)"""
+    return False

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Model, Op, Tensor, const
-from . import only_reader, register_pass
+from . import PassContext, only_reader, register_pass
 
 _REDUCTIONS = ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD")
 
@@ -36,7 +36,7 @@ def _kernel_hw(op: Op) -> tuple[int, int] | None:
 
 
 @register_pass
-def fold_pad_into_conv(model: Model) -> bool:
+def fold_pad_into_conv(model: Model, ctx: PassContext) -> bool:
     """PAD(x) -> CONV_2D/DEPTHWISE_CONV_2D(padding=VALID) with SAME's amounts: CONV(x, padding=SAME)."""
     changed = False
     for sg in model.subgraphs:
@@ -84,7 +84,7 @@ def _axes(op: Op, rank: int) -> list[int] | None:
 
 
 @register_pass
-def drop_trivial_reductions(model: Model) -> bool:
+def drop_trivial_reductions(model: Model, ctx: PassContext) -> bool:
     """A reduction over axes of size 1 changes no value: drop it (keep_dims) or make it a RESHAPE."""
     changed = False
     for sg in model.subgraphs:
@@ -112,7 +112,7 @@ def drop_trivial_reductions(model: Model) -> bool:
 
 
 @register_pass
-def keep_dims_into_reduction(model: Model) -> bool:
+def keep_dims_into_reduction(model: Model, ctx: PassContext) -> bool:
     """REDUCE(x, axes, keep_dims=False) -> RESHAPE back to the keep_dims shape: one REDUCE with keep_dims."""
     changed = False
     for sg in model.subgraphs:
@@ -143,7 +143,7 @@ def keep_dims_into_reduction(model: Model) -> bool:
 
 
 @register_pass
-def drop_identity_reshapes(model: Model) -> bool:
+def drop_identity_reshapes(model: Model, ctx: PassContext) -> bool:
     """A RESHAPE whose result has its input's shape, with at most one unknown dim (a dynamic batch), is a no-op:
     with one -1 on both sides the element counts force that dim to be equal too."""
     changed = False
@@ -164,7 +164,7 @@ def drop_identity_reshapes(model: Model) -> bool:
 
 
 @register_pass
-def drop_reshape_before_fully_connected(model: Model) -> bool:
+def drop_reshape_before_fully_connected(model: Model, ctx: PassContext) -> bool:
     """RESHAPE(x, [-1, K]) read only by a FULLY_CONNECTED without keep_num_dims: the FC flattens x itself.
 
     LiteRT's FULLY_CONNECTED takes any input whose element count is a multiple of its input size K and treats it
@@ -196,7 +196,7 @@ def drop_reshape_before_fully_connected(model: Model) -> bool:
 
 
 @register_pass
-def drop_zero_fully_connected_bias(model: Model) -> bool:
+def drop_zero_fully_connected_bias(model: Model, ctx: PassContext) -> bool:
     """A FULLY_CONNECTED bias that is all zeros is left out (the input is optional): a smaller file."""
     changed = False
     for sg in model.subgraphs:
@@ -219,7 +219,7 @@ _HASH_LIMIT = 4096  # constants up to this many elements are compared by value; 
 def _input_key(t: Tensor | None) -> object:
     if t is None:
         return None
-    if t.data is not None and t.data.size <= _HASH_LIMIT and t.data.dtype != object:
+    if t.is_const and 0 <= t.size <= _HASH_LIMIT and t.dtype != "string":  # (a big lazy weight is not read)
         return ("const", t.dtype, tuple(t.data.shape), t.data.tobytes())
     return t.uid
 
@@ -235,7 +235,7 @@ def _attr_key(value: object) -> object:
 
 
 @register_pass
-def eliminate_common_subexpressions(model: Model) -> bool:
+def eliminate_common_subexpressions(model: Model, ctx: PassContext) -> bool:
     """Two pure ops of the same kind, attributes and inputs compute the same values: keep the first.
 
     NASNet applies the same ReLU and the same pooling to one input in several branches; Google's converter

@@ -1,13 +1,17 @@
-"""Serialize an IR :class:`~liteconvert.ir.Model` into TFLite flatbuffer bytes.
+"""Serialize an IR :class:`~liteconvert.ir.Model` into a ``.tflite`` file, streamed to any binary stream.
 
 The writer only serializes: op semantics, layouts and versions are decided before (ops declarations and
 passes). It guarantees: buffer 0 is the empty sentinel, constant data is 16-byte aligned, identical constants
-share one buffer, operator codes are listed once each, and the output is deterministic.
+share one buffer, operator codes are listed once each, the output is deterministic, and the model is never
+held in memory twice: the tables are packed as a small head, the constants streamed after it (see
+:func:`write_model`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import struct
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -91,7 +95,7 @@ _AlignedBuffer = AlignedBuffer  # old private name
 def tensor_bytes(t: Tensor) -> bytes | np.ndarray:
     """The raw buffer contents of a constant tensor, in TFLite's layout: bytes, or a flat uint8 view of the
     tensor's own memory when no conversion is needed (so big weights are not copied before packing)."""
-    assert t.data is not None
+    assert t.is_const
     if t.dtype == "string":
         return _string_tensor_bytes([s if isinstance(s, bytes) else str(s).encode() for s in t.data.reshape(-1)])
     arr = np.ascontiguousarray(t.data, dtype=np.dtype(t.dtype).newbyteorder("<"))
@@ -108,16 +112,24 @@ def _string_tensor_bytes(items: list[bytes]) -> bytes:
     return np.asarray([n, *offsets], dtype="<i4").tobytes() + b"".join(items)
 
 
-def build_options(op: Op, decl: opdecls.OpDecl) -> tuple[int, Any]:
-    """The (union type, options object) pair of an op, from its declaration and attrs."""
+def build_options(op: Op, decl: opdecls.OpDecl, subgraph_index: dict[int, int] | None = None) -> tuple[int, Any]:
+    """The (union type, options object) pair of an op, from its declaration and attrs; the subgraphs it runs
+    become indices (``subgraph_index``: id of an IR subgraph -> its index in the model)."""
     s = fb()
+    attrs = dict(op.attrs)
+    for key, body in op.subgraphs.items():
+        if key not in decl.subgraphs:
+            raise ValueError(f"{op.kind} has no subgraph field {key}")
+        if subgraph_index is None or id(body) not in subgraph_index:
+            raise ValueError(f"{op.kind} runs subgraph {body.name}, which is not in the model")
+        attrs[key] = subgraph_index[id(body)]
     if decl.options is None:
-        public = {k: v for k, v in op.attrs.items() if not k.startswith("_")}
+        public = {k: v for k, v in attrs.items() if not k.startswith("_")}
         if public:
             raise ValueError(f"{op.kind} takes no options, got {sorted(public)}")
         return 0, None
     opts = getattr(s, decl.options + "T")()
-    for key, value in op.attrs.items():
+    for key, value in attrs.items():
         if key.startswith("_"):
             continue  # private analysis hints, never serialized
         attr = _camel(key)
@@ -143,39 +155,93 @@ def _runtime_version_bytes(version: str) -> bytes:
 # Past this many bytes of constants the flatbuffer (2 GB at most) cannot hold them: they go after it.
 APPEND_THRESHOLD = 2**31 - 2**26
 
+# Big constants are written in blocks of about this many bytes, so that no weight needs a second full copy.
+BLOCK_BYTES = 64 << 20
 
-def serialize(model: Model, weights_after_flatbuffer: bool | None = None, consume: bool = False) -> bytes:
-    """Write ``model`` as TFLite flatbuffer bytes.
 
-    ``weights_after_flatbuffer``: store constant tensor data after the flatbuffer, addressed by
-    ``Buffer.offset``/``size`` (the layout LiteRT reads for models over 2 GB). ``None`` (default) does so only
-    when the constants would not fit in a flatbuffer (more than :data:`APPEND_THRESHOLD` bytes).
+class _Planned:
+    """One buffer to write: eager bytes (a view of a constant's memory, or metadata bytes), or a lazy constant
+    streamed in blocks. ``pos``: where its data goes, from the start of the tail (the bytes after the head)."""
 
-    ``consume``: the caller gives ``model`` up. Each constant's memory is released as soon as its bytes are in
-    the output, so the weights are not held twice; the model's constants are gone afterwards.
+    __slots__ = ("appended", "lazy", "pos", "raw", "size", "tensors")
+
+    def __init__(self, raw: bytes | np.ndarray | None, lazy: Any, size: int):
+        self.raw = raw
+        self.lazy = lazy
+        self.size = size
+        self.pos = 0
+        self.appended = False
+        self.tensors: list[Tensor] = []
+
+    def Pack(self, builder: Any) -> int:  # the Buffer table, pointing at where the data will be
+        s = fb()
+        if self.appended:
+            s.BufferStart(builder)
+            s.BufferAddOffset(builder, self.pos)  # (the final pass sets pos to the absolute file offset)
+            s.BufferAddSize(builder, self.size)
+            return s.BufferEnd(builder)
+        s.BufferStart(builder)
+        if self.size:
+            # A uoffset to the data vector, which follows the head: from this slot's distance to the end of the
+            # head (builder.Offset()) and the vector's position in the tail.
+            builder.Prep(4, 0)
+            builder.PlaceUOffsetT(builder.Offset() + 4 + self.pos)
+            builder.Slot(0)
+        return s.BufferEnd(builder)
+
+
+def _le(arr: np.ndarray, dtype: str) -> np.ndarray:
+    return np.ascontiguousarray(arr, dtype=np.dtype(dtype).newbyteorder("<"))
+
+
+def write_model(model: Model, out: Any, metadata: bytes | None = None, files: Mapping[str, bytes] | None = None,
+                weights_after_flatbuffer: bool | None = None, consume: bool = False) -> int:
+    """Write ``model`` as a ``.tflite`` file to the binary stream ``out``; returns the bytes written.
+
+    The model is never built as one ``bytes``: a small head (every table) is packed first, its Buffer tables
+    pointing forward at where each constant will be, then the constants are streamed after it, each 16-byte
+    aligned, big lazy ones (``Tensor.lazy``) in blocks read from their source as they are written. Identical
+    eager constants share a buffer (by a digest), lazy ones by their key.
+
+    ``metadata``: a ``TFLITE_METADATA`` buffer; ``files``: associated files, written as an uncompressed zip at
+    the end (as ``liteconvert.metadata`` reads them). ``weights_after_flatbuffer``: address constants by
+    ``Buffer.offset``/``size`` instead of flatbuffer vectors (the layout for models over 2 GB; default: only
+    when they would not fit). ``consume``: the caller gives ``model`` up: each constant is released once it is
+    written.
     """
     s = fb()
-    buffers: list[Any] = [AlignedBuffer(b"")]
-    buffer_index: dict[tuple[int, bytes], int] = {}
+    buffers: list[_Planned] = [_Planned(b"", None, 0)]
+    by_digest: dict[tuple[int, bytes], int] = {}
+    by_key: dict[Any, int] = {}
 
-    def buffer_for(data: bytes | np.ndarray) -> int:
-        # Identical constants share one buffer, keyed by size and a 128-bit digest of the bytes.
-        key = (len(data), hashlib.blake2b(memoryview(data), digest_size=16).digest())
-        if key not in buffer_index:
-            buffers.append(AlignedBuffer(data))
-            buffer_index[key] = len(buffers) - 1
-        return buffer_index[key]
+    def buffer_for(t: Tensor) -> int:
+        if t.is_lazy and t.dtype != "string":
+            lazy = t.lazy.astype(t.dtype)  # type: ignore[union-attr]
+            if lazy.key is not None and lazy.key in by_key:
+                index = by_key[lazy.key]
+            else:
+                buffers.append(_Planned(None, lazy, lazy.nbytes))
+                index = len(buffers) - 1
+                if lazy.key is not None:
+                    by_key[lazy.key] = index
+        else:
+            data = tensor_bytes(t)
+            key = (len(data), hashlib.blake2b(memoryview(data), digest_size=16).digest())
+            if key not in by_digest:
+                buffers.append(_Planned(data, None, len(data)))
+                by_digest[key] = len(buffers) - 1
+            index = by_digest[key]
+        buffers[index].tensors.append(t)
+        return index
 
     op_codes: list[Any] = []
     op_code_index: dict[tuple[int, str | None, int], int] = {}
     versions: list[tuple[str, int]] = []
-
     subgraphs = []
+    sg_index = {id(sg): i for i, sg in enumerate(model.subgraphs)}
     sg_tensor_index: list[dict[int, int]] = []
-    listed: list[Tensor] = []
     for sg in model.subgraphs:
         tensors = sg.tensors()
-        listed.extend(tensors)
         index = {t.uid: i for i, t in enumerate(tensors)}
         sg_tensor_index.append(index)
         sgt = s.SubGraphT()
@@ -202,18 +268,16 @@ def serialize(model: Model, weights_after_flatbuffer: bool | None = None, consum
             opt.opcodeIndex = op_code_index[key]
             opt.inputs = [index[t.uid] if t is not None else -1 for t in op.inputs]
             opt.outputs = [index[t.uid] for t in op.outputs]
-            opt.builtinOptionsType, opt.builtinOptions = build_options(op, decl)
+            opt.builtinOptionsType, opt.builtinOptions = build_options(op, decl, sg_index)
             if op.custom_options is not None:
                 opt.customOptions = list(op.custom_options)
             sgt.operators.append(opt)
         subgraphs.append(sgt)
-    if consume:  # the buffers now hold the only references to the constants' memory
-        for t in listed:
-            t.data = None
+    n_consts = len(buffers) - 1
 
     sigs = []
     for sig in model.signatures:
-        sgi = model.subgraphs.index(sig.subgraph)
+        sgi = sg_index[id(sig.subgraph)]
         index = sg_tensor_index[sgi]
         sd = s.SignatureDefT()
         sd.signatureKey = sig.key
@@ -222,15 +286,17 @@ def serialize(model: Model, weights_after_flatbuffer: bool | None = None, consum
         sd.outputs = [_tensor_map(name, index[t.uid]) for name, t in sig.outputs.items()]
         sigs.append(sd)
 
-    metadata = []
     entries = {"min_runtime_version": _runtime_version_bytes(min_runtime_version(versions))}
     entries.update((k, v) for k, v in model.metadata.items() if k != "min_runtime_version")
+    if metadata is not None:
+        entries["TFLITE_METADATA"] = bytes(metadata)
+    metadata_t = []
     for name, data in entries.items():
         m = s.MetadataT()
         m.name = name
-        buffers.append(AlignedBuffer(data))
+        buffers.append(_Planned(data, None, len(data)))
         m.buffer = len(buffers) - 1
-        metadata.append(m)
+        metadata_t.append(m)
 
     mt = s.ModelT()
     mt.version = SCHEMA_VERSION
@@ -239,36 +305,101 @@ def serialize(model: Model, weights_after_flatbuffer: bool | None = None, consum
     mt.subgraphs = subgraphs
     mt.buffers = buffers
     mt.signatureDefs = sigs
-    mt.metadata = metadata
+    mt.metadata = metadata_t
 
-    const_buffers = buffers[1:len(buffer_index) + 1]  # the tensor constants, before the metadata buffers
+    # The tail: inline buffers as flatbuffer vectors first (length, then 16-aligned data), then, in the >2 GB
+    # layout, the constants addressed by offset/size.
+    consts = buffers[1:n_consts + 1]
     if weights_after_flatbuffer is None:
-        weights_after_flatbuffer = sum(len(b.data) for b in const_buffers) > APPEND_THRESHOLD
-    if weights_after_flatbuffer:
-        return _pack_with_appended(mt, [b for b in const_buffers if len(b.data)])
-    if consume:
-        for b in const_buffers:
-            b.release_after_pack = True
-    return pack_model(mt)
+        weights_after_flatbuffer = sum(b.size for b in consts) > APPEND_THRESHOLD
+    for b in consts:
+        b.appended = bool(weights_after_flatbuffer and b.size)
+    pos = 0
+    for b in buffers:
+        if b.size and not b.appended:
+            pos += (-(pos + 4)) % BUFFER_ALIGNMENT
+            b.pos = pos  # the vector's length field
+            pos += 4 + b.size
+    appended = [b for b in buffers if b.appended]
+    if appended:
+        for b in appended:
+            b.pos = 1  # a placeholder: the field is present, so the head keeps its size in the final pass
+        head_len = len(_pack_head(mt))
+        p = head_len + pos
+        for b in appended:
+            p = _align(p)
+            b.pos = p
+            p += b.size
+    head = _pack_head(mt)
+    if appended and len(head) != head_len:
+        raise AssertionError("the head changed size between its two packings")
+    out.write(head)
+    written = len(head)
+    tail = 0
+
+    def emit(chunk: Any) -> None:
+        nonlocal written, tail
+        out.write(chunk)
+        n = len(memoryview(chunk).cast("B"))
+        written += n
+        tail += n
+
+    def stream(b: _Planned) -> None:
+        if b.lazy is None:
+            emit(memoryview(b.raw).cast("B") if isinstance(b.raw, np.ndarray) else b.raw)
+        else:
+            lazy = b.lazy
+            row = max(1, b.size // max(1, lazy.shape[0])) if lazy.shape else b.size
+            rows = max(1, BLOCK_BYTES // max(1, row))
+            total = 0
+            for start in range(0, lazy.shape[0] if lazy.shape else 1, rows):
+                block = lazy.read(0, start, start + rows) if lazy.shape else lazy.read()
+                data = _le(block, str(lazy.dtype)).reshape(-1).view(np.uint8)
+                total += data.nbytes
+                emit(memoryview(data))
+                del block, data
+            if total != b.size:
+                raise AssertionError(f"a lazy constant gave {total} bytes, not {b.size}")
+        if consume:
+            b.raw = None
+            b.lazy = None
+            for t in b.tensors:
+                t.data = None
+
+    for b in buffers:
+        if b.size and not b.appended:
+            emit(bytes((-(tail + 4)) % BUFFER_ALIGNMENT) + struct.pack("<I", b.size))
+            stream(b)
+    for b in appended:
+        emit(bytes(b.pos - written))
+        stream(b)
+    if files:
+        from ..metadata.container import build_zip
+
+        emit(build_zip(files, written))
+    return written
 
 
-def _pack_with_appended(mt: Any, appended: list[AlignedBuffer]) -> bytes:
-    """Pack with ``appended`` buffers' bytes after the flatbuffer, each 16-byte aligned in the file."""
-    for b in appended:
-        b.offset = 1  # placeholder: makes the field present, so the second packing has the same size
-    head = pack_model(mt)
-    pos = _align(len(head))
-    for b in appended:
-        b.offset = pos
-        pos = _align(pos + len(b.data))
-    head2 = pack_model(mt)
-    if len(head2) != len(head):
-        raise AssertionError("flatbuffer size changed between packings")
-    out = bytearray(head2)
-    for b in appended:
-        out += b"\0" * (b.offset - len(out))
-        out += memoryview(b.data)
-    return bytes(out)
+def _pack_head(mt: Any) -> bytes:
+    """The model's tables as one flatbuffer whose length is a multiple of 16 (the data that follows it stays
+    aligned)."""
+    import flatbuffers
+
+    items = sum(len(sg.tensors or []) + len(sg.operators or []) for sg in mt.subgraphs or [])
+    builder = flatbuffers.Builder(4096 + 256 * items)
+    root = mt.Pack(builder)
+    builder.minalign = max(builder.minalign, BUFFER_ALIGNMENT)
+    builder.Finish(root, file_identifier=FILE_IDENTIFIER)
+    return bytes(memoryview(builder.Bytes)[builder.Head():])
+
+
+def serialize(model: Model, weights_after_flatbuffer: bool | None = None, consume: bool = False) -> bytes:
+    """``model`` as ``.tflite`` bytes (see :func:`write_model`, which writes to a stream instead)."""
+    import io
+
+    buf = io.BytesIO()
+    write_model(model, buf, weights_after_flatbuffer=weights_after_flatbuffer, consume=consume)
+    return buf.getvalue()
 
 
 def _align(n: int) -> int:
@@ -319,8 +450,10 @@ def _tensor_t(t: Tensor, buffer_for: Any) -> Any:
         tt.hasRank = True
         if any(d < 0 for d in t.shape):
             tt.shapeSignature = list(t.shape)
-    tt.buffer = buffer_for(tensor_bytes(t)) if t.is_const else 0
+    tt.buffer = buffer_for(t) if t.is_const else 0
     tt.isVariable = t.is_variable
+    if t.sparsity is not None:
+        tt.sparsity = t.sparsity
     if t.quant is not None:
         q = s.QuantizationParametersT()
         q.scale = [float(v) for v in np.atleast_1d(t.quant.scale)]

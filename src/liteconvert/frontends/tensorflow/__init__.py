@@ -1,13 +1,14 @@
-"""The TensorFlow / Keras frontend. Importing this package imports TensorFlow."""
+"""The TensorFlow / Keras frontend.
 
-from .importer import import_graphs
-from .loader import LoadedGraph, load_concrete_functions, load_keras_file, load_keras_model, load_saved_model
+``frontend.py`` is what the driver sees (the ``Frontend`` protocol); ``loader.py`` / ``savedmodel.py`` /
+``weights.py`` read sources into graphs; ``importer.py`` walks a graph node by node through the lowering
+registry (``registry.py``, one small rule per TF op in ``ops/``, grouped by family) under ``policy.py``, which
+decides builtin, Flex or custom; ``flex.py`` and ``advice.py`` know TF's ops. Importing the loaders imports
+TensorFlow; importing this package does not.
+"""
 
-__all__ = [
-    "LoadedGraph",
-    "import_graphs",
-    "load_concrete_functions",
-    "load_keras_file",
-    "load_keras_model",
-    "load_saved_model",
-]
+from __future__ import annotations
+
+from .frontend import TensorFlowFrontend, concrete_functions, keras_file, keras_model, saved_model
+
+__all__ = ["TensorFlowFrontend", "concrete_functions", "keras_file", "keras_model", "saved_model"]

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...errors import InvalidModelError, OpProblem, UnsupportedOpsError
 from ...ir import Model, Op, Signature, Subgraph, Tensor, const, unique_name
-from ...passes.fold import try_fold
+from ...tflite.ops import fold
 from .loader import LoadedGraph
 from .policy import LoweringPolicy
 from .registry import Unsupported, lookup
@@ -82,7 +82,7 @@ class LowerCtx:
         if isinstance(outputs, Tensor):
             outputs = [outputs]
         op = Op(kind, list(inputs), list(outputs), attrs, source=self.current)
-        if not try_fold(op):
+        if not fold(op):
             self.subgraph.ops.append(op)
         return op
 

@@ -1,17 +1,8 @@
 """What the importer does with each TF node: lower it to builtins, or fall back to a Flex op, a custom op, or
 a recorded problem. ``convert`` and ``check`` share this one decision (and the importer's one graph walk).
 
-For every node the policy keeps a :class:`NodeRecord`: the status the node *needs* (independent of the flags)
-and what was emitted. Statuses:
-
-``builtin``      lowered to LiteRT builtin ops
-``limited``      a builtin lowering exists, but this node is outside it (dtype, rank, dynamic dimension,
-                 attribute value, non-constant input)
-``select``       no builtin lowering; TF's Flex delegate can run it (needs Select TF ops)
-``custom``       no builtin lowering and not in the Flex allowlist: needs a custom op and a user kernel
-``unsupported``  cannot run on LiteRT at all (Python callbacks, resource/variant values)
-
-A ``limited`` node falls back like ``select`` when its op type is in the Flex allowlist, else like ``custom``.
+For every node the policy keeps a :class:`~liteconvert.frontends.base.NodeRecord` (statuses are explained
+there). A ``limited`` node falls back like ``select`` when its op type is in the Flex allowlist, else like ``custom``.
 """
 
 from __future__ import annotations
@@ -21,34 +12,19 @@ from typing import TYPE_CHECKING
 
 from ...errors import OpProblem
 from ...ir import Op
-from ...tflite.kernel_dtypes import kernel_limitation
+from ...tflite.ops import kernel_limitation
+from ..base import BUILTIN, CUSTOM, LIMITED, SELECT, UNSUPPORTED, NodeRecord
 from . import flex
 from .registry import Rule, Unsupported
 
 if TYPE_CHECKING:
     from .importer import LowerCtx, Node
 
-BUILTIN, LIMITED, SELECT, CUSTOM, UNSUPPORTED = "builtin", "limited", "select", "custom", "unsupported"
-
-
-@dataclass
-class NodeRecord:
-    op_type: str
-    node: str
-    layer: str | None
-    status: str
-    litert: tuple[str, ...] = ()  # LiteRT ops it became (or would become)
-    reason: str = ""
-    limitation: str | None = None  # for "limited": dtype | rank | dynamic dimension | attribute value | ...
-    emitted: str | None = None  # "builtin", "flex", "custom", or None when it is a problem
-    signature: str = ""
-
-    @property
-    def fallback(self) -> str | None:
-        """The op set that could carry this node when builtins cannot: ``select``, ``custom`` or None."""
-        if self.status in (BUILTIN, UNSUPPORTED):
-            return None
-        return SELECT if flex.is_flex_allowed(self.op_type) else CUSTOM
+def fallback_of(op_type: str, status: str) -> str | None:
+    """The op set that could carry a node when builtins cannot: ``select``, ``custom`` or None."""
+    if status in (BUILTIN, UNSUPPORTED):
+        return None
+    return SELECT if flex.is_flex_allowed(op_type) else CUSTOM
 
 
 def classify_limitation(reason: str) -> str:
@@ -111,6 +87,7 @@ class LoweringPolicy:
         return None
 
     def _fallback(self, ctx: LowerCtx, node: Node, rec: NodeRecord) -> OpProblem | None:
+        rec.fallback = fallback_of(rec.op_type, rec.status)
         if rec.fallback == SELECT and self.allow_select_tf_ops:
             rec.emitted = "flex"
             self._emit(ctx, node, flex.FLEX_PREFIX + node.type,
@@ -130,8 +107,8 @@ class LoweringPolicy:
 
     @staticmethod
     def _problem(rec: NodeRecord) -> OpProblem:
-        return OpProblem(rec.op_type, rec.node, rec.reason, rec.layer, status=rec.status,
-                         limitation=rec.limitation)
+        rec.fallback = fallback_of(rec.op_type, rec.status)
+        return rec.problem()
 
     # -- summaries ----------------------------------------------------------------------------------------
     def emitted(self, kind: str) -> list[NodeRecord]:

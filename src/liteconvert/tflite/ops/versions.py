@@ -1,55 +1,24 @@
-"""One declaration per TFLite builtin op that we emit.
-
-Each declaration names the op's options table, its inputs (optional slots end with ``?``), and its version rule.
-The runtime checks op versions: the writer takes the version from here and never guesses. A rule is a function
-``Op -> int`` that reads the dtypes, ranks, quantization and options of the op, mirroring the reference
-converter's version table (see the note above the helpers); ``tests/test_writer.py`` pins the answers, and
+"""Op version rules: which version of a builtin an op needs, from the dtypes, ranks, quantization and options
+of the op in the IR. The declarations (``liteconvert.tflite.ops``) name their rule; the writer takes the
+version from there and never guesses. ``tests/tflite/test_versions.py`` pins the answers, and
 ``runtime_version.RELEASES`` must list every version a rule can return.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ir import Op, Tensor
+from ...ir import Op, Tensor
 
 VersionRule = Callable[[Op], int]
 
 
-@dataclass(frozen=True)
-class OpDecl:
-    name: str
-    options: str | None = None  # name of the options table in the BuiltinOptions union
-    inputs: tuple[str, ...] = ()
-    version: VersionRule = field(default=lambda op: 1)
-    fusable_activation: bool = False  # has a fused_activation_function option
-
-
-DECLS: dict[str, OpDecl] = {}
-
-
-def declare(name: str, options: str | None = None, inputs: tuple[str, ...] = (),
-            version: VersionRule | None = None, fusable_activation: bool = False) -> OpDecl:
-    decl = OpDecl(name, options, inputs, version or (lambda op: 1), fusable_activation)
-    DECLS[name] = decl
-    return decl
-
-
-def decl(kind: str) -> OpDecl:
-    try:
-        return DECLS[kind]
-    except KeyError:
-        raise KeyError(f"no TFLite declaration for op {kind}") from None
-
-
-# -- helpers for version rules --------------------------------------------------------------------------------
 # The rules below mirror the converter's op version table (GetBuiltinOperatorVersion in
 # tensorflow/compiler/mlir/lite/tools/versioning/op_version.cc, checked 2026-11). Each rule tests the same
-# conditions in the same order, so the first matching condition wins exactly as it does there. Where the
-# reference reads a property we do not track in the IR (sparse weights), the rule says so.
+# conditions in the same order, so the first matching condition wins exactly as it does there. Every condition
+# reads a real IR fact: dtypes, shapes, quantization parameters (per channel), ``Tensor.sparsity``, options.
 
 def _tensor(ts: list[Tensor | None], i: int) -> Tensor | None:
     return ts[i] if 0 <= i < len(ts) else None
@@ -122,7 +91,7 @@ def _quantized_bias(op: Op) -> bool:
 
 # -- version rules, one per op (or family) -------------------------------------------------------------------
 
-def _conv2d_version(op: Op) -> int:
+def conv2d_version(op: Op) -> int:
     if _types(op, "int16", "int8", "int16") and _quantized_bias(op):
         return 8
     if _is_grouped_conv(op):
@@ -137,13 +106,12 @@ def _conv2d_version(op: Op) -> int:
     if _types(op, "int8", "int4", "int8"):
         return 7
     if _types(op, "float32", "int8", "float32"):
-        return 5 if is_per_channel(_tensor(op.inputs, 1)) or op.attrs.get("_per_channel") else 2
+        return 5 if is_per_channel(_tensor(op.inputs, 1)) else 2
     return 1
 
 
 def _is_grouped_conv(op: Op) -> bool:
-    if op.attrs.get("_grouped"):
-        return True
+    """The filter's input channels (OHWI) differ from the input's: a grouped convolution."""
     x, w = _tensor(op.inputs, 0), _tensor(op.inputs, 1)
     if x is None or w is None or x.rank != 4 or w.rank != 4:
         return False
@@ -151,12 +119,12 @@ def _is_grouped_conv(op: Op) -> bool:
     return x.shape[3] > 0 and w.shape[3] > 0 and x.shape[3] != w.shape[3]  # filter is OHWI
 
 
-def _depthwise_version(op: Op) -> int:
+def depthwise_version(op: Op) -> int:
     # Same note as CONV_2D: the reference checks int16 filters; we give version 5 to any int16 activation.
     if in_dtype(op, 0) == "int16" and in_dtype(op, 1) in ("int16", "int8") and out_dtype(op) == "int16":
         return 5
     if _types(op, "float32", "int8", "float32"):
-        return 6 if is_per_channel(_tensor(op.inputs, 1)) or op.attrs.get("_per_channel") else 4
+        return 6 if is_per_channel(_tensor(op.inputs, 1)) else 4
     if _types(op, "int8", "int8", "int8"):
         return 3
     if _types(op, "int8", "int4", "int8"):
@@ -166,17 +134,17 @@ def _depthwise_version(op: Op) -> int:
     return 1
 
 
-def _fc_version(op: Op) -> int:
+def fc_version(op: Op) -> int:
     w = _tensor(op.inputs, 1)
     if in_dtype(op, 1) == "int2":
         return 14
     if _types(op, "int16", "int4", "int16"):
         return 13
-    if _types(op, "float32", "int8", "float32") and (is_per_channel(w) or op.attrs.get("_per_channel")):
+    if _types(op, "float32", "int8", "float32") and is_per_channel(w):
         return 12
     if _types(op, "int16", "int8", "int16") and _quantized_bias(op):
         return 11
-    if op.attrs.get("_sparse_weights"):  # the IR has no sparse tensors yet; a pass that makes them sets this
+    if w is not None and w.sparsity is not None:  # weights stored sparse (Tensor.sparsity)
         return 8
     if _types(op, "int16", "int16", "int16"):
         return 7
@@ -197,7 +165,7 @@ def _fc_version(op: Op) -> int:
     return 1
 
 
-def _add_version(op: Op) -> int:
+def add_version(op: Op) -> int:
     d = in_dtype(op, 0)
     if d == "float16":
         return 6
@@ -212,7 +180,7 @@ def _add_version(op: Op) -> int:
     return 1
 
 
-def _sub_version(op: Op) -> int:
+def sub_version(op: Op) -> int:
     d = in_dtype(op, 0)
     if d == "int16" and out_dtype(op) == "int16" and not op.attrs.get("pot_scale_int16", True):
         return 5
@@ -225,7 +193,7 @@ def _sub_version(op: Op) -> int:
     return 1
 
 
-def _mul_version(op: Op) -> int:
+def mul_version(op: Op) -> int:
     d = in_dtype(op, 0)
     if d == "float16":
         return 8
@@ -252,11 +220,11 @@ def _mul_rescale_at_least_one(op: Op) -> bool:
     return s1 != 0 and s2 != 0 and so != 0 and s1 * s2 / so >= 1.0
 
 
-def _div_version(op: Op) -> int:
+def div_version(op: Op) -> int:
     return 2 if _broadcast_over_4d(op) else 1
 
 
-def _max_min_version(op: Op) -> int:
+def max_min_version(op: Op) -> int:
     if in_dtype(op) == "int16" and out_dtype(op) == "int16":
         return 4
     if _broadcast_over_4d(op):
@@ -264,24 +232,24 @@ def _max_min_version(op: Op) -> int:
     return 2 if in_dtype(op) == "int8" else 1
 
 
-def _pool_version(op: Op) -> int:
+def pool_version(op: Op) -> int:
     if in_dtype(op) == "int16" and out_dtype(op) == "int16":
         return 3
     return 2 if in_dtype(op) == "int8" else 1
 
 
-def _int16_3_int8_2(op: Op) -> int:
+def int16_3_int8_2(op: Op) -> int:
     """SOFTMAX, MEAN, MIRROR_PAD, REDUCE_MAX, REDUCE_MIN, RELU6, RSQRT."""
     return {"int16": 3, "int8": 2}.get(in_dtype(op) or "", 1)
 
 
-def _logistic_tanh_version(op: Op) -> int:
+def logistic_tanh_version(op: Op) -> int:
     if in_dtype(op) == "int16" and out_dtype(op) == "int16":
         return 3
     return 2 if in_dtype(op) == "int8" else 1
 
 
-def _transpose_version(op: Op) -> int:
+def transpose_version(op: Op) -> int:
     r, d = in_rank(op), in_dtype(op)
     if r > 6 or d == "bfloat16":
         return 8
@@ -296,7 +264,7 @@ def _transpose_version(op: Op) -> int:
     return {"bool": 3, "int8": 2}.get(d or "", 1)
 
 
-def _transpose_conv_version(op: Op) -> int:
+def transpose_conv_version(op: Op) -> int:
     # Inputs: output_shape, filter, input, bias?  The reference tests input 0 (the int32 output_shape) for int16,
     # so it never reaches version 5; we test the data input, the one the quantized-bias kernel is about.
     if (in_dtype(op, 2) == "int16" and in_dtype(op, 1) == "int8" and out_dtype(op) == "int16"
@@ -311,11 +279,11 @@ def _transpose_conv_version(op: Op) -> int:
     return 1
 
 
-def _concat_version(op: Op) -> int:
+def concat_version(op: Op) -> int:
     return {"int4": 5, "uint32": 4, "int16": 3, "int8": 2}.get(in_dtype(op) or "", 1)
 
 
-def _pad_version(op: Op) -> int:
+def pad_version(op: Op) -> int:
     """PAD and PADV2."""
     if in_dtype(op) == "bool":
         return 5
@@ -324,7 +292,7 @@ def _pad_version(op: Op) -> int:
     return {"int16": 3, "int8": 2}.get(in_dtype(op) or "", 1)
 
 
-def _resize_version(op: Op) -> int:
+def resize_version(op: Op) -> int:
     if in_dtype(op) == "int16":
         return 4
     if op.attrs.get("half_pixel_centers"):
@@ -332,7 +300,7 @@ def _resize_version(op: Op) -> int:
     return 2 if in_dtype(op) == "int8" else 1
 
 
-def _resize_nn_version(op: Op) -> int:
+def resize_nn_version(op: Op) -> int:
     if in_dtype(op) == "int16":
         return 4
     if op.attrs.get("half_pixel_centers") or op.attrs.get("align_corners"):
@@ -340,7 +308,7 @@ def _resize_nn_version(op: Op) -> int:
     return 2 if in_dtype(op) == "int8" else 1
 
 
-def _strided_slice_version(op: Op) -> int:
+def strided_slice_version(op: Op) -> int:
     d = in_dtype(op)
     if op.attrs.get("offset"):
         return 8
@@ -355,7 +323,7 @@ def _strided_slice_version(op: Op) -> int:
     return {"bool": 3, "int8": 2}.get(d or "", 1)
 
 
-def _slice_version(op: Op) -> int:
+def slice_version(op: Op) -> int:
     d = in_dtype(op)
     if d == "int4":
         return 7
@@ -366,7 +334,7 @@ def _slice_version(op: Op) -> int:
     return {"int16": 4, "string": 3, "int8": 2}.get(d or "", 1)
 
 
-def _gather_version(op: Op) -> int:
+def gather_version(op: Op) -> int:
     d = in_dtype(op, 0)
     if d == "int4":
         return 7
@@ -377,7 +345,7 @@ def _gather_version(op: Op) -> int:
     return {"int16": 4, "bool": 3, "int8": 2}.get(d or "", 1)
 
 
-def _pack_version(op: Op) -> int:
+def pack_version(op: Op) -> int:
     d = in_dtype(op)
     if d == "int8":
         return 2
@@ -386,7 +354,7 @@ def _pack_version(op: Op) -> int:
     return 4 if d == "uint32" else 1
 
 
-def _unpack_version(op: Op) -> int:
+def unpack_version(op: Op) -> int:
     d = in_dtype(op)
     if d in ("int8", "uint8"):
         return 2
@@ -397,7 +365,7 @@ def _unpack_version(op: Op) -> int:
     return 5 if d in ("float16", "bfloat16") else 1
 
 
-def _space_batch_version(op: Op) -> int:
+def space_batch_version(op: Op) -> int:
     """SPACE_TO_BATCH_ND and BATCH_TO_SPACE_ND."""
     if in_dtype(op) == "int16":
         return 4
@@ -406,7 +374,7 @@ def _space_batch_version(op: Op) -> int:
     return 2 if in_dtype(op) == "int8" else 1
 
 
-def _abs_version(op: Op) -> int:
+def abs_version(op: Op) -> int:
     d = in_dtype(op)
     if d == "int32":
         return 5
@@ -415,7 +383,7 @@ def _abs_version(op: Op) -> int:
     return 2 if d in ("int8", "uint8") else 1
 
 
-def _cast_version(op: Op) -> int:
+def cast_version(op: Op) -> int:
     types = {in_dtype(op), out_dtype(op)}
     if types & {"int2", "uint4"}:
         return 8
@@ -432,7 +400,7 @@ def _cast_version(op: Op) -> int:
     return 2 if "uint32" in types else 1
 
 
-def _fill_version(op: Op) -> int:
+def fill_version(op: Op) -> int:
     if len(op.inputs) >= 2:
         d = in_dtype(op, 1)
         if d == "float16":
@@ -444,7 +412,7 @@ def _fill_version(op: Op) -> int:
     return 1
 
 
-def _dequantize_version(op: Op) -> int:
+def dequantize_version(op: Op) -> int:
     d = in_dtype(op)
     if d == "uint4":
         return 8
@@ -459,7 +427,7 @@ def _dequantize_version(op: Op) -> int:
     return 1
 
 
-def _quantize_version(op: Op) -> int:
+def quantize_version(op: Op) -> int:
     types = {in_dtype(op), out_dtype(op)}
     if "uint4" in types:
         return 5
@@ -470,19 +438,19 @@ def _quantize_version(op: Op) -> int:
     return 2 if out_dtype(op) == "int16" else 1
 
 
-def _equal_version(op: Op) -> int:
+def equal_version(op: Op) -> int:
     return {"int16": 5, "string": 3, "int8": 2}.get(in_dtype(op) or "", 1)
 
 
-def _not_equal_version(op: Op) -> int:
+def not_equal_version(op: Op) -> int:
     return {"int16": 4, "string": 3, "int8": 2}.get(in_dtype(op) or "", 1)
 
 
-def _l2_norm_version(op: Op) -> int:
+def l2_norm_version(op: Op) -> int:
     return 2 if out_dtype(op) == "int8" else 1
 
 
-def _batch_matmul_version(op: Op) -> int:
+def batch_matmul_version(op: Op) -> int:
     d = in_dtype(op)
     if d == "int16":
         return 3
@@ -493,104 +461,6 @@ def _batch_matmul_version(op: Op) -> int:
     return 1
 
 
-_int8_2 = by_dtype({"int8": 2})
-_int8_int16_2 = by_dtype({"int8": 2, "int16": 2})
+int8_2 = by_dtype({"int8": 2})
+int8_int16_2 = by_dtype({"int8": 2, "int16": 2})
 
-declare("ADD", "AddOptions", ("x", "y"), _add_version, fusable_activation=True)
-declare("SUB", "SubOptions", ("x", "y"), _sub_version, fusable_activation=True)
-declare("MUL", "MulOptions", ("x", "y"), _mul_version, fusable_activation=True)
-declare("DIV", "DivOptions", ("x", "y"), _div_version, fusable_activation=True)
-declare("MAXIMUM", "MaximumMinimumOptions", ("x", "y"), _max_min_version)
-declare("MINIMUM", "MaximumMinimumOptions", ("x", "y"), _max_min_version)
-declare("SQUARED_DIFFERENCE", "SquaredDifferenceOptions", ("x", "y"), _int8_2)
-declare("POW", "PowOptions", ("x", "y"))
-declare("FLOOR_DIV", "FloorDivOptions", ("x", "y"), by_dtype({"int16": 3, "int8": 3, "float32": 2}))
-declare("FLOOR_MOD", "FloorModOptions", ("x", "y"), _int8_int16_2)
-declare("CONV_2D", "Conv2DOptions", ("input", "filter", "bias?"), _conv2d_version, fusable_activation=True)
-declare("DEPTHWISE_CONV_2D", "DepthwiseConv2DOptions", ("input", "filter", "bias?"), _depthwise_version,
-        fusable_activation=True)
-declare("TRANSPOSE_CONV", "TransposeConvOptions", ("output_shape", "filter", "input", "bias?"),
-        _transpose_conv_version, fusable_activation=True)
-declare("FULLY_CONNECTED", "FullyConnectedOptions", ("input", "weights", "bias?"), _fc_version,
-        fusable_activation=True)
-declare("BATCH_MATMUL", "BatchMatMulOptions", ("x", "y"), _batch_matmul_version)
-declare("AVERAGE_POOL_2D", "Pool2DOptions", ("input",), _pool_version, fusable_activation=True)
-declare("MAX_POOL_2D", "Pool2DOptions", ("input",), _pool_version, fusable_activation=True)
-declare("CONCATENATION", "ConcatenationOptions", (), _concat_version, fusable_activation=True)
-declare("RESHAPE", "ReshapeOptions", ("input", "shape?"))  # one version only: the runtime registers no v2
-declare("SQUEEZE", "SqueezeOptions", ("input",), by_dtype({"string": 2}))
-declare("EXPAND_DIMS", "ExpandDimsOptions", ("input", "axis"))
-declare("TRANSPOSE", "TransposeOptions", ("input", "perm"), _transpose_version)
-declare("PAD", "PadOptions", ("input", "paddings"), _pad_version)
-declare("PADV2", "PadV2Options", ("input", "paddings", "constant_values"), _pad_version)
-declare("MIRROR_PAD", "MirrorPadOptions", ("input", "paddings"), _int16_3_int8_2)
-declare("MEAN", "ReducerOptions", ("input", "axis"), _int16_3_int8_2)
-declare("SUM", "ReducerOptions", ("input", "axis"), _int8_2)
-declare("REDUCE_MAX", "ReducerOptions", ("input", "axis"), _int16_3_int8_2)
-declare("REDUCE_MIN", "ReducerOptions", ("input", "axis"), _int16_3_int8_2)
-declare("REDUCE_PROD", "ReducerOptions", ("input", "axis"), _int8_int16_2)
-declare("SOFTMAX", "SoftmaxOptions", ("input",), _int16_3_int8_2)
-declare("LOG_SOFTMAX", "LogSoftmaxOptions", ("input",), _int8_2)
-declare("RELU", None, ("input",), by_dtype({"int16": 3, "int8": 2, "uint8": 2}))
-declare("RELU6", None, ("input",), _int16_3_int8_2)
-declare("RELU_N1_TO_1", None, ("input",))
-declare("RELU_0_TO_1", None, ("input",))
-declare("LEAKY_RELU", "LeakyReluOptions", ("input",), by_dtype({"int16": 2}))
-declare("PRELU", None, ("input", "alpha"))
-declare("ELU", None, ("input",))
-declare("LOGISTIC", None, ("input",), _logistic_tanh_version)
-declare("TANH", None, ("input",), _logistic_tanh_version)
-declare("HARD_SWISH", "HardSwishOptions", ("input",))
-declare("GELU", "GeluOptions", ("input",), by_dtype({"int8": 2, "uint8": 2}))
-declare("EXP", "ExpOptions", ("input",), _int8_int16_2)
-declare("LOG", None, ("input",), _int8_int16_2)
-declare("SQRT", None, ("input",), _int8_int16_2)
-declare("RSQRT", None, ("input",), _int16_3_int8_2)
-declare("SQUARE", "SquareOptions", ("input",))
-declare("ABS", "AbsOptions", ("input",), _abs_version)
-declare("NEG", "NegOptions", ("input",))
-declare("SIN", None, ("input",))
-declare("COS", "CosOptions", ("input",))
-declare("FLOOR", None, ("input",))
-declare("CEIL", None, ("input",))
-declare("ROUND", None, ("input",))
-declare("SIGN", "SignOptions", ("input",), by_dtype({"int32": 2}))
-declare("CAST", "CastOptions", ("input",), _cast_version)
-declare("STRIDED_SLICE", "StridedSliceOptions", ("input", "begin", "end", "strides"), _strided_slice_version)
-declare("SLICE", "SliceOptions", ("input", "begin", "size"), _slice_version)
-declare("GATHER", "GatherOptions", ("params", "indices"), _gather_version)
-declare("SPLIT", "SplitOptions", ("axis", "input"), by_dtype({"int16": 4, "int32": 3, "int8": 2}, index=1))
-declare("SPLIT_V", "SplitVOptions", ("input", "size_splits", "axis"), _int8_2)
-declare("PACK", "PackOptions", (), _pack_version)
-declare("UNPACK", "UnpackOptions", ("input",), _unpack_version)
-declare("TILE", "TileOptions", ("input", "multiples"), by_dtype({"int8": 3, "string": 2}))
-declare("BROADCAST_TO", "BroadcastToOptions", ("input", "shape"), by_dtype({"int8": 3, "int16": 3}, default=2))
-declare("SHAPE", "ShapeOptions", ("input",))
-declare("FILL", "FillOptions", ("dims", "value"), _fill_version)
-declare("RESIZE_BILINEAR", "ResizeBilinearOptions", ("input", "size"), _resize_version)
-declare("RESIZE_NEAREST_NEIGHBOR", "ResizeNearestNeighborOptions", ("input", "size"), _resize_nn_version)
-declare("DEPTH_TO_SPACE", "DepthToSpaceOptions", ("input",), _int8_2)
-declare("SPACE_TO_DEPTH", "SpaceToDepthOptions", ("input",), _int8_2)
-declare("SPACE_TO_BATCH_ND", "SpaceToBatchNDOptions", ("input", "block_shape", "paddings"), _space_batch_version)
-declare("BATCH_TO_SPACE_ND", "BatchToSpaceNDOptions", ("input", "block_shape", "crops"), _space_batch_version)
-declare("ARG_MAX", "ArgMaxOptions", ("input", "axis"), by_dtype({"bool": 3, "int8": 2}))
-declare("ARG_MIN", "ArgMinOptions", ("input", "axis"), by_dtype({"bool": 3, "int8": 2}))
-declare("L2_NORMALIZATION", "L2NormOptions", ("input",), _l2_norm_version, fusable_activation=True)
-declare("SELECT_V2", "SelectV2Options", ("cond", "x", "y"), by_dtype({"uint32": 2}))
-declare("LESS", "LessOptions", ("x", "y"), by_dtype({"int16": 3, "int8": 2}))
-declare("GREATER", "GreaterOptions", ("x", "y"), _int8_2)
-declare("EQUAL", "EqualOptions", ("x", "y"), _equal_version)
-declare("NOT_EQUAL", "NotEqualOptions", ("x", "y"), _not_equal_version)
-declare("LESS_EQUAL", "LessEqualOptions", ("x", "y"), _int8_2)
-declare("GREATER_EQUAL", "GreaterEqualOptions", ("x", "y"), by_dtype({"int16": 3, "int8": 2}))
-declare("LOGICAL_AND", "LogicalAndOptions", ("x", "y"))
-declare("LOGICAL_OR", "LogicalOrOptions", ("x", "y"))
-declare("LOGICAL_NOT", "LogicalNotOptions", ("x",))
-declare("DEQUANTIZE", "DequantizeOptions", ("input",), _dequantize_version)
-declare("QUANTIZE", "QuantizeOptions", ("input",), _quantize_version)
-declare("CUMSUM", "CumsumOptions", ("input", "axis"))
-declare("ZEROS_LIKE", "ZerosLikeOptions", ("input",))
-declare("RANGE", "RangeOptions", ("start", "limit", "delta"), by_dtype({"int64": 2}))
-declare("WHILE", "WhileOptions", ())
-declare("IF", "IfOptions", ())
-declare("CUSTOM", None, ())

@@ -1,0 +1,178 @@
+"""The one conversion driver: frontend -> IR -> passes -> legalize -> writer, for every frontend and mode.
+
+    conversion = build(frontend, config)       # import, run the pipeline, legalize: the IR of TFLite ops
+    write(conversion, "model.tflite")          # stream it to a file (or a binary stream); or write(c) -> bytes
+
+``check`` runs the same path up to legalization with every fallback allowed, and returns what each source node
+needs. Nothing below this module knows which API called it; nothing here knows a source framework: a frontend
+is anything with the :class:`~liteconvert.frontends.base.Frontend` protocol.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from .config import ConversionConfig
+from .errors import OpProblem, UnsupportedOpsError
+from .frontends.base import BUILTIN, LIMITED, Frontend, Imported, ModelInput, NodeRecord
+from .ir import Model, check_invariants
+from .passes import PassContext, resolve, run_pipeline
+from .tflite.ops import DECLS
+
+FLEX_RUNTIME_NOTE = ("it needs the Flex delegate at run time (Android: the "
+                     "org.tensorflow:tensorflow-lite-select-tf-ops AAR; iOS: the TensorFlowLiteSelectTfOps pod; "
+                     "C++: link the Flex delegate library). The ai-edge-litert Python interpreter does not ship it")
+
+
+@dataclass
+class Conversion:
+    """A model converted to TFLite ops, ready to write; ``records`` say what each source node became, ``log``
+    what the passes did, ``warnings`` what the model needs beyond the standard runtime."""
+
+    model: Model
+    config: ConversionConfig
+    records: list[NodeRecord] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def legalize(model: Model) -> list[OpProblem]:
+    """Every op left must be a declared TFLite op: the problems for those that are not."""
+    return [OpProblem(op.kind, op.source or "?", "no LiteRT builtin for this pattern")
+            for _, op in model.all_ops() if op.kind not in DECLS]
+
+
+def _source_problem(p: OpProblem, imported: Imported) -> OpProblem:
+    """A legalization problem named by the source op it came from."""
+    rec = imported.record_for(p.node)
+    if rec is None:
+        return p
+    return OpProblem(rec.op_type, p.node, f"{p.op_type}: {p.reason}", rec.layer, status="limited",
+                     limitation="pattern", fallback=rec.fallback, signature=rec.signature)
+
+
+def _run_passes(model: Model, config: ConversionConfig) -> PassContext:
+    ctx = PassContext(config=config, keep_float=set(config.keep_float), check=config.check_invariants)
+    if ctx.check:
+        check_invariants(model)
+    run_pipeline(model, config.pipeline_spec, ctx)
+    return ctx
+
+
+def build(frontend: Frontend, config: ConversionConfig) -> Conversion:
+    """Import ``frontend``'s model, run the pipeline and legalize; raises UnsupportedOpsError listing every op
+    that cannot be carried."""
+    resolve(config.pipeline_spec)  # an unknown pass name fails before anything is loaded
+    loaded = frontend.load()
+    imported = frontend.import_model(loaded, config)
+    del loaded  # the source's graphs (and a restored SavedModel's variables) are not needed past the import
+    if imported.problems or imported.model is None:
+        raise UnsupportedOpsError(imported.problems)
+    model = imported.model
+    ctx = _run_passes(model, config)
+    problems = legalize(model)
+    if problems:
+        raise UnsupportedOpsError([_source_problem(p, imported) for p in problems])
+    return Conversion(model, config, imported.records, ctx.log, runtime_needs(imported.records))
+
+
+def runtime_needs(records: list[NodeRecord]) -> list[str]:
+    """Warnings for what the converted model needs beyond the standard runtime: Flex ops, custom ops."""
+    out = []
+    flex_ops = sorted({r.op_type for r in records if r.emitted == "flex"})
+    custom_ops = sorted({r.op_type for r in records if r.emitted == "custom"})
+    if flex_ops:
+        out.append(f"the model uses Select TF ops ({', '.join('Flex' + o for o in flex_ops)}): {FLEX_RUNTIME_NOTE}.")
+    if custom_ops:
+        out.append(f"the model uses custom ops ({', '.join(custom_ops)}): the runtime needs a kernel for each, "
+                   "registered under that exact name (C++: MutableOpResolver::AddCustom; Python: "
+                   "Interpreter(custom_op_registerers=...)).")
+    return out
+
+
+@dataclass
+class CheckResult:
+    """What ``check`` reports: every node's record, the LiteRT ops each node finally became, the model inputs,
+    and the signatures converted once for another."""
+
+    records: list[NodeRecord]
+    litert: dict[str, list[str]] | None
+    inputs: list[ModelInput]
+    aliases: dict[str, list[str]]
+
+
+def check(frontend: Frontend, config: ConversionConfig) -> CheckResult:
+    """The conversion up to legalization, with every fallback allowed (so that the walk and the passes see a
+    complete graph), recording what each node needs. Writes nothing."""
+    resolve(config.pipeline_spec)
+    loaded = frontend.load()
+    imported = frontend.import_model(loaded, config, keep_going=True)
+    model = imported.model
+    litert: dict[str, list[str]] | None = None
+    if model is not None:
+        _run_passes(model, config)
+        problems = legalize(model)
+        for p in problems:  # a lowering produced a pattern with no LiteRT builtin
+            rec = imported.record_for(p.node)
+            if rec is not None and rec.status == BUILTIN:
+                rec.status, rec.limitation = LIMITED, "pattern"
+                rec.reason = f"{p.op_type}: {p.reason}"
+        if not problems:
+            litert = {}
+            for _, op in model.all_ops():
+                if op.source and op.kind != "CUSTOM":
+                    kinds = litert.setdefault(op.source, [])
+                    if op.kind not in kinds:
+                        kinds.append(op.kind)
+            for rec in imported.records:  # lowered, then fused into a neighbour or folded away by the passes
+                if rec.status == BUILTIN and not litert.get(rec.node):
+                    litert[rec.node] = [f"{k} (fused)" for k in rec.litert]
+    return CheckResult(imported.records, litert, frontend.inputs(loaded), frontend.aliases(loaded))
+
+
+# -- writing ------------------------------------------------------------------------------------------------------
+
+def _metadata_parts(conversion: Conversion) -> tuple[bytes | None, dict[str, bytes]]:
+    """The TFLITE_METADATA flatbuffer and associated files for ``config.metadata`` (None: no metadata)."""
+    md = conversion.config.metadata
+    if md is None:
+        return None, {}
+    from .metadata import prepare
+
+    return prepare(md, conversion.model)
+
+
+def write(conversion: Conversion, target: str | os.PathLike[str] | BinaryIO | None = None,
+          inputs: list[str] | None = None) -> bytes | None:
+    """Serialize the converted model. ``target``: a path (written atomically; ``inputs`` are checked not to be
+    it), a binary stream, or None for the bytes. Each constant is released as it is written (the model's
+    constants are gone afterwards)."""
+    from .files import atomic_output
+    from .tflite.writer import write_model
+
+    md, files = _metadata_parts(conversion)
+    if target is None:
+        import io
+
+        buf = io.BytesIO()
+        write_model(conversion.model, buf, metadata=md, files=files, consume=True)
+        return buf.getvalue()
+    if isinstance(target, (str, os.PathLike)):
+        with atomic_output(target, inputs or []) as f:
+            write_model(conversion.model, f, metadata=md, files=files, consume=True)
+        return None
+    write_model(conversion.model, target, metadata=md, files=files, consume=True)
+    return None
+
+
+def convert(frontend: Frontend, config: ConversionConfig, target: str | os.PathLike[str] | BinaryIO | None = None,
+            inputs: list[str] | None = None) -> tuple[Conversion, bytes | None]:
+    """``build`` then ``write``: the conversion (its warnings and log) and the bytes when ``target`` is None."""
+    conversion = build(frontend, config)
+    return conversion, write(conversion, target, inputs)
+
+
+__all__ = ["FLEX_RUNTIME_NOTE", "CheckResult", "Conversion", "build", "check", "convert", "legalize",
+           "runtime_needs", "write"]
