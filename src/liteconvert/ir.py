@@ -458,15 +458,3 @@ def unique_name(taken: set[str], base: str) -> str:
         n += 1
     taken.add(name)
     return name
-
-
-def iter_consts(ops: Iterable[Op]) -> Iterator[Tensor]:
-    for op in ops:
-        for t in op.inputs:
-            if t is not None and t.is_const:
-                yield t
-
-
-def subgraphs_run_by(model: Model) -> set[int]:
-    """ids of the subgraphs some op runs (bodies and branches): their interfaces are fixed."""
-    return {id(b) for _, op in model.all_ops() for b in op.subgraphs.values()}

@@ -215,9 +215,3 @@ def min_runtime_version(ops: Iterable[tuple[str, int]]) -> str:
         if v is not None and (not best or version_key(v) > version_key(best)):
             best = v
     return best
-
-
-# Kept for callers that looked pairs up directly: (op, version) -> release.
-RUNTIME_VERSIONS: dict[tuple[str, int], str] = {
-    (op, i + 1): v for op, releases in RELEASES.items() for i, v in enumerate(releases) if v is not None
-}

@@ -6,8 +6,6 @@ import functools
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-
 
 @functools.cache
 def fb() -> ModuleType:
@@ -44,10 +42,6 @@ def _type_names() -> dict[int, str]:
 def dtype_of(tensor_type_value: int) -> str:
     name = _type_names().get(tensor_type_value, f"TYPE_{tensor_type_value}")
     return _TFL_TO_DTYPE.get(name, name.lower())
-
-
-def numpy_dtype(dtype: str) -> np.dtype:
-    return np.dtype(object if dtype == "string" else dtype)
 
 
 @functools.cache

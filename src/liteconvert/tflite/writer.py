@@ -60,7 +60,6 @@ class AlignedBuffer:
     def __init__(self, data: bytes | np.ndarray, offset: int = 0):
         self.data = data  # bytes, or a 1-D uint8 array viewing a constant's memory (no copy)
         self.offset = offset
-        self.release_after_pack = False  # drop ``data`` once it is copied into the builder
 
     @property
     def inline(self) -> bool:
@@ -81,15 +80,12 @@ class AlignedBuffer:
             builder.Bytes[builder.head:builder.head + n] = memoryview(self.data)
             builder.vectorNumElems = n
             vec = builder.EndVector()
-            if self.release_after_pack:
-                self.data = b""
         s.BufferStart(builder)
         if vec is not None:
             s.BufferAddData(builder, vec)
         return s.BufferEnd(builder)
 
 
-_AlignedBuffer = AlignedBuffer  # old private name
 
 
 def tensor_bytes(t: Tensor) -> bytes | np.ndarray:

@@ -64,7 +64,7 @@ def _weight_free(func: Any, key: str, input_names: list[str], output_names: list
         raise NotReadable("inputs or outputs do not match the signature")
     variables = {id(v.handle): v for v in graph.variables}
     handles: dict[str, tuple[Any, int, list[int]]] = {}
-    live: dict[str, Callable[[], Any]] = {}
+    live: dict[str, Any] = {}
     for external, internal in captures:
         name = internal.op.name
         if external.dtype.name == "resource":
@@ -73,7 +73,7 @@ def _weight_free(func: Any, key: str, input_names: list[str], output_names: list
                 raise NotReadable(f"captured resource {name} is not a variable of known shape")
             handles[name] = (v, v.dtype.as_datatype_enum, [int(d) for d in v.shape])
         elif hasattr(external, "numpy"):
-            live[name] = external.numpy
+            live[name] = external
         else:
             raise NotReadable(f"capture {name} has no value")
     graph_def = graph.as_graph_def()
@@ -81,7 +81,7 @@ def _weight_free(func: Any, key: str, input_names: list[str], output_names: list
         graph_def = inline_calls(graph_def, [base_name(t.name) for t in inputs + outputs])
     graph_def, reads = reads_to_placeholders(graph_def, handles)
     for placeholder, v in reads.items():
-        live[placeholder] = v.numpy
+        live[placeholder] = v
     return _named(key, graph_def, input_names, inputs, output_names, outputs, source, LiveWeights(live))
 
 
@@ -141,7 +141,7 @@ def _freeze_graph_def(func: Any) -> tuple[Any, Any] | None:
     try:
         from tensorflow.python.framework import convert_to_constants as c2c
 
-        data = c2c._FunctionConverterDataInEager(func=func, lower_control_flow=True, aggressive_inlining=False)
+        data = c2c._FunctionConverterDataInEager(func=func, lower_control_flow=False, aggressive_inlining=False)
         graph_def, converted = c2c._replace_variables_by_constants(converter_data=data)
     except (ImportError, AttributeError, TypeError):
         return None

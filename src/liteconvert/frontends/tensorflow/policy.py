@@ -109,13 +109,3 @@ class LoweringPolicy:
     def _problem(rec: NodeRecord) -> OpProblem:
         rec.fallback = fallback_of(rec.op_type, rec.status)
         return rec.problem()
-
-    # -- summaries ----------------------------------------------------------------------------------------
-    def emitted(self, kind: str) -> list[NodeRecord]:
-        return [r for r in self.records if r.emitted == kind]
-
-    def record_for(self, node_name: str) -> NodeRecord | None:
-        for r in self.records:
-            if r.node == node_name:
-                return r
-        return None

@@ -9,7 +9,7 @@ is outside what it can lower; the importer collects every such problem before re
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .importer import LowerCtx, Node
@@ -36,7 +36,7 @@ def register(*op_types: str) -> Callable[[Rule], Rule]:
 
 def _load_rules() -> dict[str, Rule]:
     # Importing the family modules fills RULES.
-    from .ops import activation, array, conv, image, math, nn  # noqa: F401
+    from .ops import activation, array, control, conv, image, math, nn  # noqa: F401
 
     return RULES
 
@@ -47,11 +47,3 @@ def rules() -> dict[str, Rule]:
 
 def lookup(op_type: str) -> Rule | None:
     return rules().get(op_type)
-
-
-def supported_op_types() -> list[str]:
-    return sorted(rules())
-
-
-def describe(fn: Any) -> str:
-    return (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else fn.__name__

@@ -11,10 +11,11 @@ importer turns such a placeholder into a constant when it reaches it, one tensor
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from ...ir import SourceArray, Tensor
 
 CALLS = ("StatefulPartitionedCall", "PartitionedCall")
 # Ops that must not remain after inlining (the freezing loaders handle them).
@@ -37,18 +38,50 @@ class WeightSource:
         return node_name in self.keys
 
     def read(self, node_name: str) -> np.ndarray:
+        return self.read_slice(node_name, 0, 0, None)
+
+    def read_slice(self, node_name: str, axis: int, start: int, stop: int | None) -> np.ndarray:
+        """The value's ``start:stop`` along ``axis`` (``start=0, stop=None``: all of it)."""
         raise NotImplementedError
+
+    def source_key(self, node_name: str) -> Any:
+        """Equal keys: the same value (for the writer to share one buffer without reading either)."""
+        return None
+
+    def constant(self, template: Tensor, node_name: str) -> Tensor:
+        """A constant tensor (``template``'s name, dtype and shape) whose value stays in this source until it
+        is needed; then it is read whole, or in slices when the writer streams it."""
+        shape = tuple(template.shape or ())
+        lazy = SourceArray(shape, template.dtype, lambda axis, start, stop: self.read_slice(node_name, axis, start,
+                                                                                             stop),
+                           key=self.source_key(node_name))
+        return Tensor(template.name, template.dtype, shape, lazy=lazy, source=node_name)
+
+
+def _index(axis: int, start: int, stop: int | None, rank: int) -> tuple[slice, ...]:
+    index = [slice(None)] * rank
+    if rank:
+        index[axis] = slice(start, stop)
+    return tuple(index)
 
 
 class CheckpointWeights(WeightSource):
     """Variables of a SavedModel's checkpoint (``keys``: checkpoint keys), read one at a time."""
 
+    # Tensors at least this big are read from the files directly, in slices (``bundle``); smaller ones whole,
+    # through TensorFlow's reader.
+    DIRECT_BYTES = 16 << 20
+
     def __init__(self, prefix: str, keys: dict[str, str], reader: Any = None):
         super().__init__(keys)
         self.prefix = prefix
         self._reader = reader  # a CheckpointReader already open on ``prefix``, or None to open one when needed
+        self._bundle: Any = False  # not opened yet
 
-    def read(self, node_name: str) -> np.ndarray:
+    def source_key(self, node_name: str) -> Any:
+        return ("checkpoint", os.path.abspath(self.prefix), self.keys[node_name])
+
+    def read_slice(self, node_name: str, axis: int, start: int, stop: int | None) -> np.ndarray:
         from ...errors import InvalidModelError
 
         key = self.keys[node_name]
@@ -57,25 +90,51 @@ class CheckpointWeights(WeightSource):
                 from tensorflow.python.training import py_checkpoint_reader
 
                 self._reader = py_checkpoint_reader.NewCheckpointReader(self.prefix)
-            return np.asarray(self._reader.get_tensor(key))
+            bundle = self._direct(key)
+            if bundle is not None:
+                return bundle.read(key, axis, start, stop)
+            value = np.asarray(self._reader.get_tensor(key))
+            if value.ndim and (start or (stop is not None and stop < value.shape[axis])):
+                value = np.ascontiguousarray(value[_index(axis, start, stop, value.ndim)])
+            return value
         except Exception as e:  # a damaged or incomplete variables/ directory
             lines = str(e).strip().splitlines() or [type(e).__name__]
             raise InvalidModelError(f"cannot read variable {key.split('/.ATTRIBUTES')[0]} from "
                                     f"{os.path.dirname(self.prefix)}: {lines[0][:300]}. Fix: re-export the model, "
                                     "or copy its variables/ directory again (it is damaged or incomplete).") from None
 
+    def _direct(self, key: str) -> Any:
+        """The bundle reader, for a tensor big enough to be worth reading in slices (else None)."""
+        if self._bundle is False:
+            from .bundle import open_bundle
+
+            self._bundle = open_bundle(self.prefix)
+        if self._bundle is None:
+            return None
+        entry = self._bundle.entries.get(key)
+        return self._bundle if entry is not None and entry.size >= self.DIRECT_BYTES and not len(entry.slices) \
+            else None
+
 
 class LiveWeights(WeightSource):
-    """Values held by the running program (``keys``: a function returning the value as an array)."""
+    """Values held by the running program (``keys``: a ``tf.Variable`` or an eager tensor), sliced in TensorFlow
+    so that a block of a big weight is copied, not the whole weight."""
 
-    def __init__(self, keys: dict[str, Callable[[], Any]]):
+    def __init__(self, keys: dict[str, Any]):
         super().__init__(keys)
 
-    def read(self, node_name: str) -> np.ndarray:
+    def source_key(self, node_name: str) -> Any:
+        return ("live", id(self.keys[node_name]))
+
+    def read_slice(self, node_name: str, axis: int, start: int, stop: int | None) -> np.ndarray:
         from ...errors import InvalidModelError
 
+        obj = self.keys[node_name]
         try:
-            return np.asarray(self.keys[node_name]())
+            rank = len(obj.shape)
+            if rank == 0 or (start == 0 and (stop is None or stop >= int(obj.shape[axis]))):
+                return np.asarray(obj.numpy())
+            return np.asarray(obj[_index(axis, start, stop, rank)].numpy())
         except Exception as e:  # an uninitialised variable, typically
             lines = str(e).strip().splitlines() or [type(e).__name__]
             raise InvalidModelError(f"cannot read the value behind {node_name}: {lines[0][:300]}. Fix: make sure "
