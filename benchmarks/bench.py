@@ -233,8 +233,8 @@ def _measure(data: bytes, ref: dict) -> dict:
 _MISSING_PASS = {
     "RESHAPE": "reshape-chain / flatten simplification (passes/simplify.py, cleanup.simplify_reshapes)",
     "SHAPE": "static shape folding of dynamic-batch reshapes (tensordot/flatten: one RESHAPE with -1)",
-    "GATHER": "static shape folding of tensordot's shape arithmetic (patterns.fuse_tensordot)",
-    "REDUCE_PROD": "static shape folding of tensordot's shape arithmetic (patterns.fuse_tensordot)",
+    "GATHER": "static shape folding of tensordot's shape arithmetic (patterns.dense.fuse_tensordot)",
+    "REDUCE_PROD": "static shape folding of tensordot's shape arithmetic (patterns.dense.fuse_tensordot)",
     "PACK": "static shape folding of dynamic-batch reshapes (one RESHAPE with -1)",
     "STRIDED_SLICE": "static shape folding / slice-of-shape folding",
     "CONCATENATION": "concat of a shape vector folding",

@@ -22,7 +22,8 @@ def test_keras_model_graph_holds_no_weights(keras):
     model = keras.Model(i, keras.layers.Dense(4)(x))
     g, = load_keras_model(model)
     assert isinstance(g.variables, LiveWeights)
-    assert len({id(v) for v in g.variables.keys.values()}) == len(model.weights)  # each weight read exactly where it is used
+    # each weight read exactly where it is used
+    assert len({id(v) for v in g.variables.keys.values()}) == len(model.weights)
     big = [n.name for n in g.graph_def.node if n.op == "Const" and len(n.attr["value"].tensor.tensor_content) > 64]
     assert not big, big
     assert_matches_keras(model, batch=3)

@@ -40,7 +40,7 @@ def test_every_pass_is_documented():
 
 def test_unknown_pass_fails_before_anything_runs():
     model = _model()
-    with pytest.raises(InvalidOptionError, match="unknown pass.*no_such_pass"):
+    with pytest.raises(InvalidOptionError, match=r"unknown pass.*no_such_pass"):
         run_pipeline(model, [["remove_identity_arithmetic", "no_such_pass"]])
     assert [op.kind for op in model.subgraphs[0].ops] == ["MUL", "RELU"]  # nothing ran
     with pytest.raises(InvalidOptionError, match="no pipeline named"):

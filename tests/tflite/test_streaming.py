@@ -92,7 +92,7 @@ def test_lazy_constants_with_one_key_share_a_buffer():
     a = Tensor("a", "float32", value.shape, lazy=CountingArray(value, key=("ckpt", "v")))
     b = Tensor("b", "float32", value.shape, lazy=CountingArray(value, key=("ckpt", "v")))
     m = read_model(writer.serialize(_fc_model(a, b)))
-    ta, tb = m.subgraphs[0].tensors[1], [t for t in m.subgraphs[0].tensors if t.name == "b"][0]
+    ta, tb = m.subgraphs[0].tensors[1], next(t for t in m.subgraphs[0].tensors if t.name == "b")
     assert ta.buffer == tb.buffer != 0
 
 

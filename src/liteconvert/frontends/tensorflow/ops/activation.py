@@ -83,6 +83,6 @@ def softmax(ctx: LowerCtx, node: Node) -> None:
 
 @register("Erf", "Erfc")
 def erf(ctx: LowerCtx, node: Node) -> None:
-    """Erf / Erfc -> ERF / ERFC placeholders: ``fuse_elementwise_functions`` turns the GELU around them into
+    """Erf / Erfc -> ERF / ERFC placeholders: ``fuse_activation_functions`` turns the GELU around them into
     GELU; one left over has no LiteRT builtin and ``legalize`` reports it."""
     ctx.emit(node.type.upper(), [node.inputs[0]], node.out())
