@@ -1,8 +1,8 @@
 """The keras.applications zoo, built offline (weights=None) with non-degenerate weights.
 
-Shared by ``tests/test_zoo.py`` and ``benchmarks/bench.py``. Every architecture that the installed Keras has is
-listed with the smallest input size it accepts (to keep runs fast) and whether it belongs to the fast default
-test run.
+Shared by ``tests/frontends/tensorflow/test_zoo.py`` and ``benchmarks/bench.py``. Every architecture that the
+installed Keras has is listed with the smallest input size it accepts (to keep runs fast) and whether it belongs
+to the fast default test run.
 """
 
 from __future__ import annotations

@@ -19,6 +19,23 @@ def tolerance(reference: np.ndarray, rel: float = 1e-5) -> float:
     return rel * max(1.0, float(np.max(np.abs(reference))) if reference.size else 1.0)
 
 
+def max_error(got: np.ndarray, want: np.ndarray) -> float:
+    """Max abs difference, in float64 (0 for empty arrays)."""
+    got, want = np.asarray(got), np.asarray(want)
+    return float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64)))) if want.size else 0.0
+
+
+def assert_close(got: np.ndarray, want: np.ndarray, rel: float = 1e-5, what: str = "") -> float:
+    """The project's one numeric comparison: same shape, max abs error <= rel * max(1, max|want|). Returns the
+    error, for tests that compare it with something else (Google's, say)."""
+    got, want = np.asarray(got), np.asarray(want)
+    label = f"{what}: " if what else ""
+    assert got.shape == want.shape, f"{label}shape {got.shape} != {want.shape}"
+    err = max_error(got, want)
+    assert err <= tolerance(want, rel), f"{label}max abs error {err:.3g} > {tolerance(want, rel):.3g}"
+    return err
+
+
 def keras_reference(model, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Run a Keras model on named inputs; return named outputs (Keras output names)."""
     names = [t.name.split(":")[0] for t in model.inputs]
@@ -44,9 +61,7 @@ def assert_matches_keras(model, batch: int = 2, seed: int = 0, rel: float = 1e-5
     ref = keras_reference(model, inputs)
     assert set(got) == set(ref), f"outputs {sorted(got)} != keras outputs {sorted(ref)}"
     for name, r in ref.items():
-        assert got[name].shape == r.shape, f"{name}: shape {got[name].shape} != {r.shape}"
-        err = float(np.max(np.abs(got[name].astype(np.float64) - r))) if r.size else 0.0
-        assert err <= tolerance(r, rel), f"{name}: max abs error {err:.3g} > {tolerance(r, rel):.3g}"
+        assert_close(got[name], r, rel, name)
     return data
 
 

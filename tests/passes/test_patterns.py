@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from conftest import tolerance
+from conftest import assert_close
 
 from liteconvert.ir import Model, Op, Signature, Subgraph, Tensor, check_invariants, const
 from liteconvert.passes import PassContext, run_pipeline
@@ -91,9 +91,7 @@ def _fuse(g: G, out: Tensor, spec: list[list[str]] = PIPELINE) -> tuple[Model, d
 
 
 def _assert_close(got: np.ndarray, ref: np.ndarray) -> None:
-    assert got.shape == ref.shape
-    err = float(np.max(np.abs(got.astype(np.float64) - ref)))
-    assert err <= tolerance(ref), f"max abs error {err:.3g} > {tolerance(ref):.3g}"
+    assert_close(got, ref)
 
 
 def _check(g: G, out: Tensor, kinds: list[str], ref: Callable[[np.ndarray], np.ndarray] | None = None,

@@ -63,7 +63,7 @@ def fold_mul_into_weights(model: Model, ctx: PassContext) -> bool:
     for sg in model.subgraphs:
         users = sg.consumers()
         for op in list(sg.ops):
-            if not _fusable(op):  # TRANSPOSE_CONV too: its filter is O,H,W,I (checked in tests/test_ops.py)
+            if not _fusable(op):  # TRANSPOSE_CONV too: its filter is O,H,W,I (tests/frontends/tensorflow/test_ops.py)
                 continue
             nxt = only_reader(sg, users, op.outputs[0])
             if nxt is None or nxt.kind not in ("MUL", "DIV") or nxt.attrs.get("fused_activation_function",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import tolerance
+from conftest import assert_close, max_error, tolerance
 
 import liteconvert
 from liteconvert.tflite.reader import read_model
@@ -77,7 +77,7 @@ def test_cond_becomes_if_and_keeps_the_branch_relu(tf, cond_module, tmp_path):
             x = (np.abs(rng.standard_normal((3, 4))) * sign).astype(np.float32)
             want = cond_module.serve(tf.constant(x))["y"].numpy()
             got = run_tflite(data, {"x": x})["y"]
-            assert float(np.max(np.abs(got - want))) <= tolerance(want), sign
+            assert_close(got, want, what=f"branch {sign}")
             if sign > 0:
                 assert (want == 0).any() and (got == 0).any()  # the ReLU clipped something, in both
 
@@ -89,9 +89,8 @@ def test_cond_side_by_side_with_google(tf, cond_module, tmp_path):
     theirs = tf.lite.TFLiteConverter.from_saved_model(path).convert()
     x = np.abs(np.random.default_rng(2).standard_normal((2, 4))).astype(np.float32)
     want = cond_module.serve(tf.constant(x))["y"].numpy()
-    err_ours = float(np.max(np.abs(run_tflite(ours, {"x": x})["y"] - want)))
-    err_theirs = float(np.max(np.abs(run_tflite(theirs, {"x": x})["y"] - want)))
-    assert err_ours <= tolerance(want)
+    err_ours = assert_close(run_tflite(ours, {"x": x})["y"], want)
+    err_theirs = max_error(run_tflite(theirs, {"x": x})["y"], want)
     assert err_ours <= err_theirs + tolerance(want), (err_ours, err_theirs)
 
 
@@ -104,7 +103,7 @@ def test_while_loop_matches_tf_for_several_trip_counts(tf, while_module, tmp_pat
     for n in (0, 1, 3, 7, 12):
         want = while_module.serve(tf.constant(x), tf.constant(n, tf.int32))["out"].numpy()
         got = run_tflite(data, {"x": x, "n": np.int32(n)})["out"]
-        assert float(np.max(np.abs(got - want))) <= tolerance(want), n
+        assert_close(got, want, what=f"{n} iterations")
 
 
 def test_while_loop_cli_and_check(tf, while_module, tmp_path):

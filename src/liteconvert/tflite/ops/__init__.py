@@ -8,7 +8,7 @@ fusion, the importer's kernel checks and quantization all read it; nothing keeps
 
 The declarations live by family: ``elementwise.py``, ``nn.py``, ``activation.py``, ``array.py``,
 ``reduce.py``, ``image.py``, ``quant.py``, ``control.py``. To add an op: declare it in its family with
-:func:`declare` (``tests/tflite/test_ops_decls.py`` checks it is a real builtin with real options).
+:func:`declare` (``tests/tflite/test_decls.py`` checks it is a real builtin with real options).
 """
 
 from __future__ import annotations

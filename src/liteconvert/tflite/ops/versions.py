@@ -1,6 +1,6 @@
 """Op version rules: which version of a builtin an op needs, from the dtypes, ranks, quantization and options
 of the op in the IR. The declarations (``liteconvert.tflite.ops``) name their rule; the writer takes the
-version from there and never guesses. ``tests/tflite/test_versions.py`` pins the answers, and
+version from there and never guesses. ``tests/tflite/test_writer.py`` pins the answers, and
 ``runtime_version.RELEASES`` must list every version a rule can return.
 """
 

@@ -9,7 +9,7 @@ import sys
 import warnings
 
 import numpy as np
-from conftest import ROOT, tolerance
+from conftest import ROOT, assert_close
 
 import liteconvert
 from liteconvert.verify import make_interpreter
@@ -37,7 +37,7 @@ def test_keras_export_savedmodel_has_one_default_signature(tf, keras, tmp_path):
         seen[name] = sorted(interp.get_signature_list())
         got = interp.get_signature_runner()(x=x)  # no key: only valid with one SignatureDef
         out = next(iter(got.values()))
-        assert float(np.max(np.abs(out - want))) <= tolerance(want), name
+        assert_close(out, want, what=name)
     assert seen["liteconvert"] == seen["google"] == ["serving_default"]
 
 

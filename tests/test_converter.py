@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, assert_matches_keras, op_histogram
+from conftest import ROOT, assert_close, assert_matches_keras, op_histogram
 
 import liteconvert
 from liteconvert.errors import FeatureNotImplementedError, SignatureKeyError
@@ -61,7 +61,7 @@ def test_dynamic_batch_resize(cnn, cnn_tflite):
         got = interp.get_tensor(interp.get_output_details()[0]["index"])
         ref = np.asarray(cnn(x))
         assert got.shape == (batch, 5)
-        assert np.max(np.abs(got - ref)) <= 1e-5
+        assert_close(got, ref)
 
 
 def test_deterministic_bytes(cnn, cnn_tflite):

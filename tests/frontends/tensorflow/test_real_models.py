@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, op_histogram, tolerance
+from conftest import ROOT, assert_close, op_histogram
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
@@ -40,9 +40,7 @@ def _run(data: bytes, x: np.ndarray, signature: str | None = None) -> list[np.nd
 def _assert_close(got: list[np.ndarray], ref: list[np.ndarray]) -> None:
     assert len(got) == len(ref)
     for g, r in zip(got, ref, strict=True):
-        assert g.shape == r.shape, (g.shape, r.shape)
-        err = float(np.max(np.abs(g.astype(np.float64) - r)))
-        assert err <= tolerance(r), f"max abs error {err:.3g} > {tolerance(r):.3g}"
+        assert_close(g, r)
 
 
 # -- fer: the H5 path --------------------------------------------------------------------------------------------

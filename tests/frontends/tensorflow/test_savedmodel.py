@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import ROOT, tolerance
+from conftest import ROOT, assert_close
 
 import liteconvert
 from liteconvert.frontends.tensorflow.loader import _load_saved_model_lean, load_saved_model
@@ -59,7 +59,7 @@ def test_keras_export_converts_without_restoring(keras_export, no_restore):
     x = np.random.default_rng(0).standard_normal((3, 12, 12, 3)).astype(np.float32)
     got = run_tflite(data, {"image": x})["output_0"]  # Keras 3's export names its outputs output_<i>
     want = np.asarray(model(x, training=False))
-    assert float(np.max(np.abs(got - want))) <= tolerance(want)
+    assert_close(got, want)
 
 
 def test_keras_export_defaults_to_serving_default_only(keras_export, no_restore):
@@ -74,7 +74,7 @@ def test_keras_export_defaults_to_serving_default_only(keras_export, no_restore)
     x = np.random.default_rng(4).standard_normal((2, 12, 12, 3)).astype(np.float32)
     got = make_interpreter(data).get_signature_runner()(image=x)["output_0"]
     want = np.asarray(model(x, training=False))
-    assert float(np.max(np.abs(got - want))) <= tolerance(want)
+    assert_close(got, want)
 
 
 def test_keras_export_aliases_share_one_subgraph(keras_export, no_restore):
@@ -92,7 +92,7 @@ def test_keras_export_aliases_share_one_subgraph(keras_export, no_restore):
     want = np.asarray(model(x, training=False))
     for key in ("serve", "serving_default"):
         got = run_tflite(data, {"image": x}, key)["output_0"]
-        assert float(np.max(np.abs(got - want))) <= tolerance(want), key
+        assert_close(got, want, what=key)
 
 
 def test_verify_restores_only_when_asked(keras_export):

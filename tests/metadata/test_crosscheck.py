@@ -8,7 +8,7 @@
 - A model over 2 GB gets metadata by streaming, with bounded memory.
 
 Each test skips, saying why, when its environment cannot be built. Run: ``python -m pytest -m slow
-tests/test_metadata_crosscheck.py``.
+tests/metadata/test_crosscheck.py``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import textwrap
 
 import numpy as np
 import pytest
+from metadata_helpers import google_models, mediapipe_wheel
 from test_metadata import MIN_VERSION_CASES, RICH, externalize
-from test_metadata_helpers import google_models, mediapipe_wheel
 
 from liteconvert import metadata as md_api
 
@@ -58,7 +58,7 @@ DISPLAY = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def tfs_python():
-    from test_metadata_helpers import ensure_venv
+    from metadata_helpers import ensure_venv
 
     if not any(os.path.exists(p) for p in ("/usr/lib/x86_64-linux-gnu/libusb-1.0.so.0",
                                             "/lib/x86_64-linux-gnu/libusb-1.0.so.0")):
@@ -68,7 +68,7 @@ def tfs_python():
 
 @pytest.fixture(scope="module")
 def mp_python():
-    from test_metadata_helpers import ensure_venv
+    from metadata_helpers import ensure_venv
 
     wheel = mediapipe_wheel()
     if wheel is None:

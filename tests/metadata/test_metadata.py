@@ -16,7 +16,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from test_metadata_helpers import ROOT, _plain, google_models, model_meaning
+from metadata_helpers import ROOT, _plain, google_models, model_meaning
 
 from liteconvert import metadata as md_api
 from liteconvert.metadata import container, schema

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import op_histogram, tolerance
+from conftest import assert_close, op_histogram
 
 import liteconvert
 from liteconvert.errors import UnsupportedOpsError
@@ -430,9 +430,7 @@ def test_op(case: Case, tf: Any, keras: Any) -> None:
         ref = reference(source, tf, inputs, case.xla_reference)
         assert set(got) == set(ref), f"outputs {sorted(got)} != reference outputs {sorted(ref)}"
         for name, r in ref.items():
-            assert got[name].shape == r.shape, f"batch {batch}, {name}: shape {got[name].shape} != {r.shape}"
-            err = float(np.max(np.abs(got[name].astype(np.float64) - r))) if r.size else 0.0
-            assert err <= tolerance(r), f"batch {batch}, {name}: max abs error {err:.3g} > {tolerance(r):.3g}"
+            assert_close(got[name], r, what=f"batch {batch}, {name}")
     hist = op_histogram(data)
     if case.ops is not None:
         assert hist == case.ops

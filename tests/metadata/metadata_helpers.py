@@ -10,8 +10,8 @@ import zipfile
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.path.join(ROOT, ".cache")
 WHEELS = os.path.join(CACHE, "wheels")
 VENVS = os.path.join(CACHE, "venvs")
