@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("LITECONVERT_CHECK_INVARIANTS", "1")  # the IR checker runs after every pass in tests
@@ -12,6 +14,31 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE = os.path.join(ROOT, ".cache")
+
+
+def run_cli(*args: str, cwd: str | None = None, timeout: float = 300, env: dict | None = None,
+            prefix: tuple[str, ...] | list[str] = ()) -> subprocess.CompletedProcess:
+    """``liteconvert ARGS`` in a fresh interpreter, as a user's shell runs it (no verbose/debug settings
+    inherited); ``prefix``: a command to run it under (an unprivileged user)."""
+    e = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "src"), **(env or {})}
+    for name in ("LITECONVERT_VERBOSE", "LITECONVERT_DEBUG"):
+        if name not in (env or {}):
+            e.pop(name, None)
+    return subprocess.run([*prefix, sys.executable, "-m", "liteconvert", *args], capture_output=True, text=True,
+                          env=e, cwd=cwd, timeout=timeout)
+
+
+def one_error_line(res: subprocess.CompletedProcess, code: int, *needles: str) -> str:
+    """The run failed with ``code`` and said why in one line naming a fix, with no traceback."""
+    assert res.returncode == code, (res.returncode, res.stdout, res.stderr)
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1, res.stderr
+    line = lines[0]
+    assert line.startswith("liteconvert: error: ") and "Fix:" in line, line
+    assert "Traceback" not in res.stderr + res.stdout
+    for n in needles:
+        assert n in line, (n, line)
+    return line
 
 
 def tolerance(reference: np.ndarray, rel: float = 1e-5) -> float:

@@ -7,14 +7,11 @@ chain, a dynamic dimension feeding an op that needs a static shape; and zoo mode
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import warnings
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import run_cli
 
 import liteconvert
 from liteconvert.check import EXIT_CODES, CheckReport
@@ -42,11 +39,7 @@ def custom_ops(data: bytes) -> list[tuple[str, bytes]]:
     return out
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}
-    env.pop("LITECONVERT_VERBOSE", None)
-    return subprocess.run([sys.executable, "-m", "liteconvert", *args], capture_output=True, text=True, env=env,
-                          timeout=300)
+cli = run_cli
 
 
 def save(tf, module, path) -> str:

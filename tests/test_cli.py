@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import run_cli
 
 from liteconvert.verify import make_interpreter, run_tflite
 
-
-def cli(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}
-    env.pop("LITECONVERT_VERBOSE", None)
-    return subprocess.run([sys.executable, "-m", "liteconvert", *args], capture_output=True, text=True, env=env,
-                          cwd=cwd, timeout=300)
+cli = run_cli
 
 
 def assert_one_line_error(res: subprocess.CompletedProcess, code: int, *needles: str) -> None:

@@ -18,7 +18,7 @@ import zipfile
 import zlib
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, one_error_line, run_cli
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
@@ -37,24 +37,7 @@ def _unprivileged() -> list[str]:
 
 def cli(*args: str, cwd: str | None = None, timeout: float = 120, perms: bool = False,
         env: dict | None = None) -> subprocess.CompletedProcess:
-    e = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "src"), **(env or {})}
-    e.pop("LITECONVERT_VERBOSE", None)
-    e.pop("LITECONVERT_DEBUG", None)
-    prefix = _unprivileged() if perms else []
-    return subprocess.run([*prefix, sys.executable, "-m", "liteconvert", *args], capture_output=True, text=True,
-                          env=e, cwd=cwd, timeout=timeout)
-
-
-def one_error_line(res: subprocess.CompletedProcess, code: int, *needles: str) -> str:
-    assert res.returncode == code, (res.returncode, res.stdout, res.stderr)
-    lines = res.stderr.splitlines()
-    assert len(lines) == 1, res.stderr
-    line = lines[0]
-    assert line.startswith("liteconvert: error: ") and "Fix:" in line, line
-    assert "Traceback" not in res.stderr + res.stdout
-    for n in needles:
-        assert n in line, (n, line)
-    return line
+    return run_cli(*args, cwd=cwd, timeout=timeout, env=env, prefix=_unprivileged() if perms else ())
 
 
 def snapshot(root: os.PathLike) -> dict[str, tuple]:

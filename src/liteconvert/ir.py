@@ -145,7 +145,8 @@ class Tensor:
     """A value in the graph. A constant holds ``data`` (a numpy array whose dtype is the tensor's) or, until it
     is needed, ``lazy`` (a :class:`LazyArray`): reading ``data`` materializes a lazy value and keeps it."""
 
-    __slots__ = ("_data", "dtype", "is_variable", "lazy", "name", "quant", "shape", "source", "sparsity", "uid")
+    __slots__ = ("_data", "dtype", "is_variable", "lazy", "name", "quant", "range_hint", "shape", "source",
+                 "sparsity", "uid")
 
     def __init__(self, name: str, dtype: str, shape: Shape, data: np.ndarray | None = None,
                  quant: QuantParams | None = None, source: str | None = None, is_variable: bool = False,
@@ -159,6 +160,7 @@ class Tensor:
         self.is_variable = is_variable
         self.lazy = lazy
         self.sparsity = sparsity  # TFLite SparsityParameters (as the schema bindings' object), when stored sparse
+        self.range_hint: tuple[float, float] | None = None  # a trained range (quantization-aware training)
         self.uid = next(_ids) if uid is None else uid
 
     @property
@@ -416,7 +418,7 @@ def _check_const(t: Tensor) -> None:
         dtype, shape = str(t.data.dtype), tuple(t.data.shape)
     if dtype != t.dtype and not (t.dtype == "string" and dtype == "object"):
         raise InvariantError(f"{t} holds data of dtype {dtype}")
-    if t.shape is not None and tuple(shape) != tuple(t.shape):
+    if t.shape is not None and tuple(shape) != tuple(t.shape) and t.sparsity is None:  # (sparse: the values)
         raise InvariantError(f"{t} holds data of shape {shape}")
 
 

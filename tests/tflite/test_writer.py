@@ -17,7 +17,7 @@ from liteconvert.ir import Model, Op, QuantParams, Signature, Subgraph, Tensor
 from liteconvert.tflite import ops as opdecls
 from liteconvert.tflite.runtime_version import RELEASES, min_runtime_version, release_for
 from liteconvert.tflite.schema import builtin_code, builtin_names, fb
-from liteconvert.tflite.writer import BUFFER_ALIGNMENT, pack_model, serialize
+from liteconvert.tflite.writer import BUFFER_ALIGNMENT, SMALL_BUFFER, buffer_alignment, pack_model, serialize
 
 # -- a hand-built model --------------------------------------------------------------------------------------
 
@@ -76,6 +76,15 @@ def _buffer_start(data: bytes, index: int) -> int | None:
     return b._tab.Vector(b._tab.Offset(4))
 
 
+def _aligned(data: bytes, index: int) -> bool:
+    """Buffer ``index`` starts where :func:`buffer_alignment` says (16 bytes from 1 KiB, 8 below)."""
+    start = _buffer_start(data, index)
+    if start is None:
+        return True
+    size = fb().Model.GetRootAs(data, 0).Buffers(index).DataLength()
+    return start % buffer_alignment(size) == 0
+
+
 # -- the file format ---------------------------------------------------------------------------------------------
 
 
@@ -95,13 +104,41 @@ def test_buffer_zero_is_the_empty_sentinel(built):
             assert (t.buffer != 0) == (t.name in consts), t.name
 
 
-def test_constant_buffers_are_16_byte_aligned(built):
+def test_constant_buffers_are_aligned(built):
     _, data = built
     m = fb().Model.GetRootAs(data, 0)
     starts = [_buffer_start(data, i) for i in range(m.BuffersLength())]
     with_data = [s for s in starts if s is not None]
     assert len(with_data) >= 5  # w, b, shape, two, min_runtime_version
-    assert all(s % BUFFER_ALIGNMENT == 0 for s in with_data), starts
+    assert all(_aligned(data, i) for i in range(m.BuffersLength())), starts
+    assert all(s % 8 == 0 for s in with_data), starts
+
+
+def test_constants_from_one_kib_are_16_byte_aligned_and_small_ones_8():
+    # Sizes around the threshold, in an order that leaves every 16-byte phase after the one before.
+    sizes = [3, SMALL_BUFFER // 4, 5, SMALL_BUFFER // 4 - 1, 1, 7 * SMALL_BUFFER // 4 + 1, 2]
+    x = Tensor("x", "float32", (1, 1))
+    sg = Subgraph("main", [x], [], [])
+    cur = x
+    for i, n in enumerate(sizes):
+        c = ir.const(f"c{i}", np.arange(n, dtype=np.float32).reshape(1, n) + i)
+        out = Tensor(f"y{i}", "float32", (1, n))
+        sg.ops.append(Op("ADD", [cur, c], [out]))
+        cur = out
+        nxt = Tensor(f"s{i}", "float32", (1, 1))
+        sg.ops.append(Op("SUM", [cur, ir.const(f"axes{i}", np.asarray([1], np.int32))], [nxt], {"keep_dims": True}))
+        cur = nxt
+    sg.outputs = [cur]
+    data = serialize(Model([sg]))
+    m = fb().Model.GetRootAs(data, 0)
+    seen = set()
+    for i in range(m.BuffersLength()):
+        start, size = _buffer_start(data, i), m.Buffers(i).DataLength()
+        if start is None:
+            continue
+        seen.add(size >= SMALL_BUFFER)
+        assert start % (BUFFER_ALIGNMENT if size >= SMALL_BUFFER else 8) == 0, (i, size, start)
+    assert seen == {True, False}
 
 
 def test_identical_constants_share_one_buffer(built):
@@ -168,7 +205,7 @@ def test_user_metadata_is_kept_and_cannot_replace_min_runtime_version():
     assert entries["my_labels"] == b"cat\ndog\n"
     assert entries["min_runtime_version"].rstrip(b"\0") == b"2.9.0"
     for md in m.metadata:
-        assert _buffer_start(data, md.buffer) % BUFFER_ALIGNMENT == 0
+        assert _aligned(data, md.buffer)
 
 
 def test_signatures_keys_names_and_tensor_indices(built):
@@ -250,8 +287,7 @@ def test_pack_model_round_trip_keeps_alignment(built):
     again = pack_model(mt)
     m = fb().Model.GetRootAs(again, 0)
     for i in range(m.BuffersLength()):
-        start = _buffer_start(again, i)
-        assert start is None or start % BUFFER_ALIGNMENT == 0
+        assert _aligned(again, i)
     assert again[4:8] == b"TFL3"
 
 
@@ -434,8 +470,7 @@ def test_keras_output_has_writer_guarantees_and_reference_versions(tf, keras_cnn
     m = fb().ModelT.InitFromPackedBuf(data, 0)
     assert m.buffers[0].data is None or len(m.buffers[0].data) == 0
     for i in range(len(m.buffers)):
-        start = _buffer_start(data, i)
-        assert start is None or start % BUFFER_ALIGNMENT == 0
+        assert _aligned(data, i)
     for c in m.operatorCodes:
         assert c.deprecatedBuiltinCode == min(c.builtinCode, 127)
     md = {x.name.decode(): bytes(m.buffers[x.buffer].data) for x in m.metadata}

@@ -102,7 +102,7 @@ PIPELINES: dict[str, list[list[str]]] = {
          "eliminate_common_subexpressions"],
         ["hoist_through_reshape", "distribute_over_concat", "fold_mul_into_weights", "fuse_bias", "fuse_activation",
          "remove_dead_ops"],
-        ["drop_zero_fully_connected_bias", "remove_dead_ops"],
+        ["drop_zero_fully_connected_bias", "remove_dead_ops", "share_constants"],
     ],
 }
 

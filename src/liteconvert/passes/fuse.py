@@ -87,14 +87,14 @@ def fold_mul_into_weights(model: Model, ctx: PassContext) -> bool:
                 continue  # (a bias computed at run time cannot take the scale: nothing is changed)
             if w.is_lazy:  # a weight not read yet stays so: the writer applies the scale as it streams it
                 assert w.lazy is not None
-                op.inputs[w_slot] = Tensor(w.name + "_scaled", w.dtype, w.shape, lazy=w.lazy.scaled(scale, axis),
+                op.inputs[w_slot] = Tensor(w.name, w.dtype, w.shape, lazy=w.lazy.scaled(scale, axis),
                                            source=w.source)
             else:
                 bshape = [1] * len(w.shape)
                 bshape[axis] = channels
-                op.inputs[w_slot] = const(w.name + "_scaled", (w.data * scale.reshape(bshape)).astype(np.float32))
+                op.inputs[w_slot] = const(w.name, (w.data * scale.reshape(bshape)).astype(np.float32))
             if b is not None:
-                op.inputs[b_slot] = const(b.name + "_scaled", (b.data * scale).astype(np.float32))
+                op.inputs[b_slot] = const(b.name, (b.data * scale).astype(np.float32))
             op.outputs = [nxt.outputs[0]]
             sg.ops.remove(nxt)
             users = sg.consumers()
@@ -137,7 +137,7 @@ def fuse_bias(model: Model, ctx: PassContext) -> bool:
                 continue
             base = b.data if b is not None else np.zeros(channels, np.float32)
             name = (b.name if b is not None else op.outputs[0].name + "/bias")
-            op.inputs[b_slot] = const(name + "_fused", (base + vec).astype(np.float32))
+            op.inputs[b_slot] = const(name, (base + vec).astype(np.float32))
             if act != "NONE":
                 op.attrs["fused_activation_function"] = act
             op.outputs = [nxt.outputs[0]]

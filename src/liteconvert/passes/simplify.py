@@ -267,3 +267,58 @@ def eliminate_common_subexpressions(model: Model, ctx: PassContext) -> bool:
             changed = True
         sg.ops = kept
     return changed
+
+
+def _constant_kind(t: Tensor) -> object | None:
+    """What two interchangeable constants share besides their value: dtype, shape and quantization. None for a
+    tensor that is not a plain constant."""
+    if not t.is_const or t.is_variable or t.sparsity is not None or t.dtype == "string" or t.shape is None:
+        return None
+    if t.is_lazy and (t.lazy is None or t.lazy.key is None):
+        return None
+    q = t.quant
+    quant = None if q is None else (
+        *(None if a is None else np.asarray(a).tobytes() for a in (q.scale, q.zero_point, q.min, q.max)), q.axis)
+    return t.dtype, tuple(t.shape), quant, t.range_hint
+
+
+def _value_key(t: Tensor) -> object:
+    import hashlib
+
+    if t.is_lazy:
+        return "lazy", t.lazy.key  # type: ignore[union-attr]
+    data = np.ascontiguousarray(t.data).reshape(-1).view(np.uint8)
+    return len(data), hashlib.blake2b(memoryview(data), digest_size=16).digest()
+
+
+@register_pass
+def share_constants(model: Model, ctx: PassContext) -> bool:
+    """Constants with the same dtype, shape, value and quantization become one tensor (the zero biases our
+    lowering gives every depthwise convolution of a separable one; Google's converter shares them the same way).
+
+    The writer already stores identical values once; this also drops the duplicate tensor entries. Values are
+    hashed only where two constants of one dtype, shape and quantization meet.
+    """
+    changed = False
+    for sg in model.subgraphs:
+        outs = {t.uid for t in sg.outputs}
+        groups: dict[object, dict[int, Tensor]] = {}
+        for op in sg.ops:
+            for t in op.inputs:
+                if t is not None and t.uid not in outs:
+                    kind = _constant_kind(t)
+                    if kind is not None:
+                        groups.setdefault(kind, {})[t.uid] = t
+        mapping: dict[int, Tensor] = {}
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            first: dict[object, Tensor] = {}
+            for t in members.values():
+                kept = first.setdefault(_value_key(t), t)
+                if kept is not t:
+                    mapping[t.uid] = kept
+        if mapping:
+            sg.replace_many(mapping)
+            changed = True
+    return changed

@@ -1,7 +1,8 @@
 """Serialize an IR :class:`~liteconvert.ir.Model` into a ``.tflite`` file, streamed to any binary stream.
 
 The writer only serializes: op semantics, layouts and versions are decided before (ops declarations and
-passes). It guarantees: buffer 0 is the empty sentinel, constant data is 16-byte aligned, identical constants
+passes). It guarantees: buffer 0 is the empty sentinel, constant data is 16-byte aligned (8-byte under 1 KiB:
+every element type's natural alignment; Google's converter aligns to 4), identical constants
 share one buffer, operator codes are listed once each, the output is deterministic, and the model is never
 held in memory twice: the tables are packed as a small head, the constants streamed after it (see
 :func:`write_model`).
@@ -24,6 +25,16 @@ from .schema import builtin_code, fb, tensor_type
 FILE_IDENTIFIER = b"TFL3"
 SCHEMA_VERSION = 3
 BUFFER_ALIGNMENT = 16
+# Constants smaller than this are aligned to SMALL_BUFFER_ALIGNMENT only: with a 4-byte length in front of every
+# vector, 16-byte alignment costs 12 bytes per bias-sized buffer, for no kernel (the largest element, int64 /
+# float64 / a complex's parts, needs 8).
+SMALL_BUFFER = 1024
+SMALL_BUFFER_ALIGNMENT = 8
+
+
+def buffer_alignment(size: int) -> int:
+    """The alignment of a constant's data of ``size`` bytes in the file."""
+    return BUFFER_ALIGNMENT if size >= SMALL_BUFFER else SMALL_BUFFER_ALIGNMENT
 
 # Option fields whose values are enums given by name in Op.attrs.
 _ENUM_FIELDS = {
@@ -45,11 +56,19 @@ def _camel(snake: str) -> str:
     return head + "".join(w[:1].upper() + w[1:] for w in rest)
 
 
+def option_field(key: str) -> tuple[str, str | None]:
+    """How :func:`build_options` writes the option ``key`` (snake_case): the bindings' attribute name, and the
+    schema enum whose value names it takes (None: the value is written as given). Public helper: the TFLite
+    frontend reads options back with it."""
+    return _camel(key), _ENUM_FIELDS.get(key)
+
+
 class AlignedBuffer:
-    """A Buffer table whose data vector starts on a 16-byte boundary (the generated BufferT does not align).
+    """A Buffer table whose data vector starts aligned (:func:`buffer_alignment`; the generated BufferT does
+    not align).
 
     Public helper (stable name): put it in ``ModelT.buffers`` in place of a ``BufferT`` and ``ModelT.Pack`` will
-    write ``data`` aligned to :data:`BUFFER_ALIGNMENT` bytes in the output file. Used by the writer for every
+    write ``data`` aligned as :func:`buffer_alignment` says in the output file. Used by the writer for every
     buffer and by anything that rebuilds a model (e.g. adding metadata to a ``ModelT`` from the reader).
 
     With a non-zero ``offset`` the data is not put in the flatbuffer: the table records ``offset``/``size`` and
@@ -75,7 +94,7 @@ class AlignedBuffer:
         vec = None
         if len(self.data):
             n = len(self.data)
-            builder.StartVector(1, n, BUFFER_ALIGNMENT)
+            builder.StartVector(1, n, buffer_alignment(n))
             builder.head = builder.head - n
             builder.Bytes[builder.head:builder.head + n] = memoryview(self.data)
             builder.vectorNumElems = n
@@ -313,7 +332,7 @@ def write_model(model: Model, out: Any, metadata: bytes | None = None, files: Ma
     pos = 0
     for b in buffers:
         if b.size and not b.appended:
-            pos += (-(pos + 4)) % BUFFER_ALIGNMENT
+            pos += (-(pos + 4)) % buffer_alignment(b.size)
             b.pos = pos  # the vector's length field
             pos += 4 + b.size
     appended = [b for b in buffers if b.appended]
@@ -364,7 +383,7 @@ def write_model(model: Model, out: Any, metadata: bytes | None = None, files: Ma
 
     for b in buffers:
         if b.size and not b.appended:
-            emit(bytes((-(tail + 4)) % BUFFER_ALIGNMENT) + struct.pack("<I", b.size))
+            emit(bytes((-(tail + 4)) % buffer_alignment(b.size)) + struct.pack("<I", b.size))
             stream(b)
     for b in appended:
         emit(bytes(b.pos - written))
@@ -443,7 +462,9 @@ def _tensor_t(t: Tensor, buffer_for: Any) -> Any:
     tt.type = tensor_type(t.dtype)
     if t.shape is not None:
         tt.shape = [max(d, 1) if d < 0 else d for d in t.shape]
-        tt.hasRank = True
+        # A shape vector already tells the rank; has_rank only tells a scalar from an unranked tensor (4 bytes
+        # a tensor saved where it says nothing).
+        tt.hasRank = not t.shape
         if any(d < 0 for d in t.shape):
             tt.shapeSignature = list(t.shape)
     tt.buffer = buffer_for(t) if t.is_const else 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -30,6 +31,17 @@ def tf_shape(shape: Any) -> tuple[int, ...] | None:
     if shape.rank is None:
         return None
     return tuple(-1 if d is None else int(d) for d in shape.as_list())
+
+
+_CALL_SCOPES = re.compile(r"^(?:(?:Stateful)?PartitionedCall(?:_\d+)?/)+")
+
+
+def tensor_name(taken: set[str], base: str) -> str:
+    """A new tensor name from a TF node name, unique in ``taken``, without the call scopes function inlining
+    puts in front (``StatefulPartitionedCall_1/StatefulPartitionedCall/model/conv/Relu`` -> ``model/conv/Relu``):
+    they say nothing about the model and cost bytes in every tensor of a SavedModel's graph."""
+    short = _CALL_SCOPES.sub("", base)
+    return unique_name(taken, short or base)
 
 
 class Node:
@@ -95,17 +107,17 @@ class LowerCtx:
 
     def tensor(self, base: str, dtype: str, shape: tuple[int, ...] | None) -> Tensor:
         """A new intermediate tensor."""
-        return Tensor(unique_name(self.names, base), dtype, shape, source=self.current)
+        return Tensor(tensor_name(self.names, base), dtype, shape, source=self.current)
 
     def const(self, value: Any, base: str, dtype: str | None = None) -> Tensor:
-        t = const(unique_name(self.names, base), value, dtype, source=self.current)
+        t = const(tensor_name(self.names, base), value, dtype, source=self.current)
         return t
 
     def transformed(self, t: Tensor, base: str, perm: tuple[int, ...] | None = None,
                     shape: tuple[int, ...] | None = None) -> Tensor:
         """A constant from constant ``t`` transposed by ``perm`` and/or reshaped to ``shape``, without reading a
         weight that is not in memory yet (the writer streams it through the same transform)."""
-        name = unique_name(self.names, base)
+        name = tensor_name(self.names, base)
         if t.is_lazy:
             assert t.lazy is not None
             lazy = t.lazy.transposed(perm) if perm is not None else t.lazy
@@ -224,7 +236,7 @@ class _Walker:
             t = values.get(tname)
             if t is None:  # an input nothing reads: still part of the signature
                 tf_t = graph.get_tensor_by_name(tname)
-                t = Tensor(unique_name(self.names, uname), tf_dtype_name(tf_t.dtype), tf_shape(tf_t.shape))
+                t = Tensor(tensor_name(self.names, uname), tf_dtype_name(tf_t.dtype), tf_shape(tf_t.shape))
             sig_inputs[uname] = t
         sg.inputs = list(sig_inputs.values())
         for t in sg.inputs:
@@ -251,7 +263,7 @@ class _Walker:
         pinned = set(fetches) | set(feeds)
         for op in order:
             outputs = [
-                Tensor(unique_name(self.names, op.name if i == 0 else f"{op.name}:{i}"), tf_dtype_name(t.dtype),
+                Tensor(tensor_name(self.names, op.name if i == 0 else f"{op.name}:{i}"), tf_dtype_name(t.dtype),
                        tf_shape(t.shape), source=op.name)
                 for i, t in enumerate(op.outputs)
             ]
@@ -325,7 +337,7 @@ class _Walker:
                 feeds[placeholder.name] = arg
             else:
                 shape = arg.shape if arg is not None else tf_shape(placeholder.shape)
-                t = Tensor(unique_name(self.names, placeholder.op.name), tf_dtype_name(placeholder.dtype), shape,
+                t = Tensor(tensor_name(self.names, placeholder.op.name), tf_dtype_name(placeholder.dtype), shape,
                            source=placeholder.op.name)
                 feeds[placeholder.name] = t
                 sg.inputs.append(t)
