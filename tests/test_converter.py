@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT, assert_close, assert_matches_keras, op_histogram
 
 import liteconvert
-from liteconvert.errors import FeatureNotImplementedError, SignatureKeyError
+from liteconvert.errors import InvalidOptionError, SignatureKeyError
 from liteconvert.verify import make_interpreter, run_tflite
 
 
@@ -138,28 +138,44 @@ def test_concrete_functions(tf):
     np.testing.assert_allclose(out["output_0"], f(x).numpy(), atol=1e-6)
 
 
-@pytest.mark.parametrize("attr,value", [
-    ("optimizations", ["DEFAULT"]),
-    ("representative_dataset", lambda: iter([])),
-    ("inference_input_type", np.int8),
-])
-def test_unbuilt_options_raise(cnn, attr, value):
-    conv = liteconvert.TFLiteConverter.from_keras_model(cnn)
-    if attr == "optimizations":
-        value = [liteconvert.Optimize.DEFAULT]
-    setattr(conv, attr, value)
-    with pytest.raises(FeatureNotImplementedError, match="built yet"):
-        conv.convert()
+def _weight_types(data: bytes) -> set[str]:
+    from liteconvert.tflite.reader import read_model
+
+    m = read_model(data)
+    sg = m.subgraphs[0]
+    return {t.dtype for t in sg.tensors if t.buffer and m.tensor_data(0, t.index) is not None and t.dtype != "int32"}
 
 
-def test_tf_lite_enums_are_accepted_by_name(tf, cnn):
+def test_optimization_options_select_the_mode_as_googles_do(tf, keras):
+    """optimizations alone: dynamic range (int8 weights); a representative dataset without optimizations is
+    ignored, as by Google's converter (a float model); TensorFlow's own enums and dtypes are accepted."""
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((32,), name="x")
+    cnn = keras.Model(inp, keras.layers.Dense(10)(keras.layers.Dense(64, activation="relu")(inp)))  # 2048 weights
     conv = liteconvert.TFLiteConverter.from_keras_model(cnn)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]  # TensorFlow's own enum, as in a user's script
-    with pytest.raises(FeatureNotImplementedError, match="DEFAULT"):
-        conv.convert()
+    assert "int8" in _weight_types(conv.convert())
     conv = liteconvert.TFLiteConverter.from_keras_model(cnn)
+    conv.optimizations = [liteconvert.Optimize.DEFAULT]
     conv.target_spec.supported_types = [tf.float16]
-    with pytest.raises(FeatureNotImplementedError, match="float16"):
+    assert "float16" in _weight_types(conv.convert())
+    conv = liteconvert.TFLiteConverter.from_keras_model(cnn)
+    conv.representative_dataset = lambda: iter([])
+    assert _weight_types(conv.convert()) == {"float32"}
+
+
+def test_an_integer_interface_without_an_integer_mode_is_one_clear_error(cnn):
+    conv = liteconvert.TFLiteConverter.from_keras_model(cnn)
+    conv.inference_input_type = np.int8
+    with pytest.raises(InvalidOptionError, match=r"inference_input_type=int8 needs an integer mode.*Fix"):
+        conv.convert()
+
+
+def test_int8_without_data_on_a_float_model_is_one_clear_error(tf, cnn):
+    conv = liteconvert.TFLiteConverter.from_keras_model(cnn)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    with pytest.raises(InvalidOptionError, match=r"needs a representative_dataset.*Fix"):
         conv.convert()
 
 

@@ -25,7 +25,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (3, ("liteconvert.passes", "liteconvert.quantize")),
     (4, ("liteconvert.frontends",)),
     (5, ("liteconvert.driver",)),
-    (6, ("liteconvert.check", "liteconvert.verify", "liteconvert.inspect")),
+    (6, ("liteconvert.check", "liteconvert.verify", "liteconvert.inspect", "liteconvert.quantization_report")),
     (7, ("liteconvert.converter", "liteconvert.demo", "liteconvert")),
     (8, ("liteconvert.cli", "liteconvert.commands", "liteconvert.__main__")),
 ]

@@ -28,7 +28,7 @@ import traceback
 import warnings
 from collections.abc import Sequence
 
-SUBCOMMANDS = ["convert", "check", "inspect", "metadata", "demo"]
+SUBCOMMANDS = ["convert", "quantize", "quantization_report", "check", "inspect", "metadata", "demo"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_OUTPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141

@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .config import FLOAT, ConversionConfig, OpsSet, Optimize
+from .config import DYNAMIC_RANGE, FLOAT, FLOAT16, INT8, INT16X8, ConversionConfig, OpsSet, Optimize
 from .errors import (
     ConversionWarning,
     FeatureNotImplementedError,
@@ -70,6 +70,16 @@ class TFLiteConverter:
         self.experimental_new_converter = True
         self.metadata: Any = None
         self.pipeline: Any = None  # a pipeline name or a list of phases of pass names (liteconvert.passes)
+        # minmax | percentile | mse; None: per mode, what benchmarks/quant.py found best (percentile for int8,
+        # minmax for 16x8: liteconvert.quantize.calibrate.DEFAULT_METHOD)
+        self.calibration: str | None = None
+        self.calibration_samples: int | None = None  # use at most this many representative samples
+        self.keep_float: list[str] = []  # source node or layer names to leave in float
+        self.float_final_activation = True  # int8 with a float output: a final SOFTMAX/LOGISTIC/TANH stays float
+        # quantize, find the N ops the report finds add the most error, quantize again with them float
+        self.keep_float_worst = 0
+        self.report = False  # convert() also builds ``quantization_report`` (quantized against float, per op)
+        self.quantization_report: Any = None  # set by convert() when ``report`` or ``keep_float_worst``
         self.warnings: list[str] = []  # set by convert(): what the model needs beyond builtins
         self.log: list[str] = []  # set by convert(): what the passes reported
 
@@ -104,45 +114,82 @@ class TFLiteConverter:
         return cls(concrete_functions(list(funcs), trackable_obj), "concrete functions")
 
     @classmethod
+    def from_tflite(cls, path: str | os.PathLike[str] | bytes) -> TFLiteConverter:
+        """An existing float ``.tflite`` (ours, Google's, MediaPipe's), to quantize: signatures, metadata and
+        associated files are kept. (Google's converter has no such entry point.)"""
+        from .frontends.tflite import TFLiteFrontend
+
+        if isinstance(path, (str, os.PathLike)):
+            check_input(os.fspath(path), "model")
+            return cls(TFLiteFrontend(os.fspath(path)), os.fspath(path))
+        return cls(TFLiteFrontend(bytes(path)), "model bytes")
+
+    @classmethod
     def experimental_from_jax(cls, serving_funcs: list[Any], inputs: list[Any]) -> TFLiteConverter:
         raise FeatureNotImplementedError("the JAX frontend is not built yet. Fix: export the function with "
                                          "jax2tf to a SavedModel and convert that.")
 
     # -- attributes -> config -----------------------------------------------------------------------------------
     def _config(self) -> ConversionConfig:
-        """The ``tf.lite`` attributes as a :class:`ConversionConfig`; options whose feature is not built raise."""
-        if self.optimizations:
-            raise FeatureNotImplementedError(
-                f"optimizations={[_name(o) for o in self.optimizations]}: post-training quantization is not built "
-                "yet. Fix: leave converter.optimizations empty for a float model.")
-        if self.representative_dataset is not None:
-            raise FeatureNotImplementedError("representative_dataset: full-integer quantization is not built yet. "
-                                             "Fix: leave it unset for a float model.")
-        for attr in ("inference_input_type", "inference_output_type"):
-            value = _dtype_name(getattr(self, attr))
-            if value not in (None, "float32", "tf.float32"):
-                raise FeatureNotImplementedError(f"{attr}={value}: only float32 model interfaces are built yet. "
-                                                 "Fix: leave it unset.")
+        """The ``tf.lite`` attributes as a :class:`ConversionConfig`, with Google's converter's rules: an
+        optimization alone is dynamic range; with ``supported_types=[float16]``, float16; with a
+        ``representative_dataset``, full integer (int8, or 16x8 with its op set), integer only when the op sets
+        are only integer ones. Options whose feature is not built raise."""
+        opts = {_name(o) for o in self.optimizations}
+        unknown = sorted(opts - {o.value for o in Optimize})
+        if unknown:
+            raise InvalidOptionError(f"optimizations has unknown value(s) {unknown}. Fix: use "
+                                     "[liteconvert.Optimize.DEFAULT]")
+        if "EXPERIMENTAL_SPARSITY" in opts:
+            raise FeatureNotImplementedError("Optimize.EXPERIMENTAL_SPARSITY: sparse weights are not built yet. "
+                                             "Fix: use [Optimize.DEFAULT]")
         ops = {_name(o) for o in self.target_spec.supported_ops}
         known = {o.value for o in OpsSet}
         bad = sorted(ops - known)
         if bad:
             raise InvalidOptionError(f"target_spec.supported_ops has unknown value(s) {bad}. "
                                      f"Fix: use liteconvert.OpsSet members ({', '.join(sorted(known))}).")
-        if ops - {"TFLITE_BUILTINS", "SELECT_TF_OPS"}:
-            raise FeatureNotImplementedError(
-                f"target_spec.supported_ops={sorted(ops)}: only TFLITE_BUILTINS and SELECT_TF_OPS are built yet "
-                "(integer op sets are coming). Fix: use [OpsSet.TFLITE_BUILTINS, OpsSet.SELECT_TF_OPS].")
-        if "TFLITE_BUILTINS" not in ops:
+        int8_set, int16_set = "TFLITE_BUILTINS_INT8", "EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8"
+        if not ops & {"TFLITE_BUILTINS", int8_set, int16_set}:
             raise FeatureNotImplementedError(
                 "target_spec.supported_ops without TFLITE_BUILTINS (every op as a Flex op) is not supported. "
                 "Fix: use [OpsSet.TFLITE_BUILTINS, OpsSet.SELECT_TF_OPS]; ops with a builtin stay builtin.")
-        types = {_dtype_name(t) for t in self.target_spec.supported_types}
-        if types - {"float32", "tf.float32"}:
-            raise FeatureNotImplementedError(f"target_spec.supported_types={sorted(t or '' for t in types)}: "
-                                             "float16/int8 conversion is not built yet. Fix: leave it empty.")
+        types = {_dtype_name(t) for t in self.target_spec.supported_types} - {None}
+        types = {t.replace("tf.", "") for t in types if t}
+        bad_types = sorted(types - {"float32", "float16", "int8", "int16"})
+        if bad_types:
+            raise InvalidOptionError(f"target_spec.supported_types has {bad_types}. Fix: use tf.float16 (float16 "
+                                     "weights) or leave it empty")
+        integer_sets = ops & {int8_set, int16_set}
+        mode = FLOAT
+        if opts or integer_sets:
+            if int16_set in ops:
+                mode = INT16X8
+            elif self.representative_dataset is not None or int8_set in ops or "int8" in types:
+                mode = INT8
+            elif "float16" in types:
+                mode = FLOAT16
+            else:
+                mode = DYNAMIC_RANGE
+        io = {}
+        for attr in ("inference_input_type", "inference_output_type"):
+            value = (_dtype_name(getattr(self, attr)) or "float32").replace("tf.", "")
+            if value not in ("float32", "int8", "uint8", "int16"):
+                raise InvalidOptionError(f"{attr}={value}: the interface can be float32, int8 or uint8 (int8 "
+                                         "quantization), or int16 (16x8). Fix: use one of those")
+            io[attr] = value
+        if self.calibration is not None and self.calibration not in ("minmax", "percentile", "mse"):
+            raise InvalidOptionError(f"calibration={self.calibration!r}. Fix: use 'minmax', 'percentile' or 'mse' "
+                                     "(or None: the mode's default)")
+        # (whether the mode gives that interface, and has its data, is judged once the model is known:
+        # config.resolve_mode, as a quantization-aware-trained model carries its own ranges)
         return ConversionConfig(
-            allow_select_tf_ops="SELECT_TF_OPS" in ops, allow_custom_ops=bool(self.allow_custom_ops), mode=FLOAT,
+            allow_select_tf_ops="SELECT_TF_OPS" in ops, allow_custom_ops=bool(self.allow_custom_ops), mode=mode,
+            representative_data=self.representative_dataset, inference_input_type=io["inference_input_type"],
+            inference_output_type=io["inference_output_type"],
+            integer_only=bool(integer_sets) and "TFLITE_BUILTINS" not in ops,
+            calibration=self.calibration, calibration_samples=self.calibration_samples,
+            keep_float=list(self.keep_float), float_final_activation=bool(self.float_final_activation),
             pipeline=self.pipeline, metadata=self.metadata,
             check_invariants=bool(os.environ.get("LITECONVERT_CHECK_INVARIANTS")))  # (the test suite sets it)
 
@@ -151,6 +198,32 @@ class TFLiteConverter:
         from . import driver
 
         config = self._config()
+        wants_report = (self.report or self.keep_float_worst) and config.mode != FLOAT
+        if wants_report:
+            config.keep_float_model = True
+        conversion = self._build_with(driver, config)
+        if self.keep_float_worst and config.mode != FLOAT:
+            report = self._report(conversion, driver.write(conversion))
+            worst = [o.tensor for o in report.culprits(int(self.keep_float_worst))]
+            config.keep_float = [*config.keep_float, *worst]
+            conversion = self._build_with(driver, config)
+            self.log.append(f"keep_float_worst: kept {', '.join(worst)} in float")
+        conversion.wants_report = wants_report
+        return conversion
+
+    def _report(self, conversion: Any, data: bytes) -> Any:
+        from .quantization_report import build_report
+
+        samples = conversion.samples
+        if not samples:  # dynamic range / float16: random inputs, as verify uses
+            from .verify import random_inputs, signature_specs
+
+            specs = signature_specs(data)
+            samples = [random_inputs(specs, batch=1, seed=i) for i in range(16)]
+        self.quantization_report = build_report(conversion.float_model, data, samples[:64], conversion.config.mode)
+        return self.quantization_report
+
+    def _build_with(self, driver: Any, config: ConversionConfig) -> Any:
         try:
             conversion = driver.build(self._frontend, config)
         except UnsupportedOpsError as e:
@@ -160,7 +233,7 @@ class TFLiteConverter:
             raise
         self.warnings, self.log = list(conversion.warnings), list(conversion.log)
         for w in self.warnings:
-            warnings.warn(w, ConversionWarning, stacklevel=4)  # the caller of convert()
+            warnings.warn(w, ConversionWarning, stacklevel=5)  # the caller of convert()
         return conversion
 
     def convert_to_ir(self) -> Model:
@@ -171,8 +244,11 @@ class TFLiteConverter:
         """Convert the model; returns the ``.tflite`` flatbuffer bytes."""
         from . import driver
 
-        data = driver.write(self._build())
+        conversion = self._build()
+        data = driver.write(conversion)
         assert data is not None
+        if conversion.wants_report:
+            self._report(conversion, data)
         return data
 
     def convert_to_file(self, path: str | os.PathLike[str] | BinaryIO, inputs: Iterable[str] = ()) -> None:
@@ -180,7 +256,16 @@ class TFLiteConverter:
         memory as one ``bytes``. ``inputs`` are paths the output must not be."""
         from . import driver
 
-        driver.write(self._build(), path, list(inputs))
+        conversion = self._build()
+        if conversion.wants_report:
+            data = driver.write(conversion)
+            self._report(conversion, data)
+            if isinstance(path, (str, os.PathLike)):
+                write_atomic(path, data, list(inputs))
+            else:
+                path.write(data)
+            return
+        driver.write(conversion, path, list(inputs))
 
     def check(self) -> CheckReport:
         """Evaluate the model without converting: a :class:`liteconvert.check.CheckReport` that says, per

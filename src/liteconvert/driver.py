@@ -14,8 +14,8 @@ import os
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from .config import ConversionConfig
-from .errors import OpProblem, UnsupportedOpsError
+from .config import FLOAT, INT16X8, ConversionConfig, resolve_mode
+from .errors import InvalidModelError, OpProblem, UnsupportedOpsError
 from .frontends.base import BUILTIN, LIMITED, Frontend, Imported, ModelInput, NodeRecord
 from .ir import Model, check_invariants
 from .passes import PassContext, resolve, run_pipeline
@@ -36,6 +36,12 @@ class Conversion:
     records: list[NodeRecord] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # TFLite metadata (raw M001 bytes) and associated files the source carried (a .tflite being quantized).
+    carried_metadata: bytes | None = None
+    carried_files: dict[str, bytes] = field(default_factory=dict)
+    float_model: bytes | None = None  # the model before quantization (``config.keep_float_model``)
+    samples: list[dict] | None = None  # the representative samples calibration ran on
+    wants_report: bool = False
 
 
 def legalize(model: Model) -> list[OpProblem]:
@@ -65,17 +71,78 @@ def build(frontend: Frontend, config: ConversionConfig) -> Conversion:
     """Import ``frontend``'s model, run the pipeline and legalize; raises UnsupportedOpsError listing every op
     that cannot be carried."""
     resolve(config.pipeline_spec)  # an unknown pass name fails before anything is loaded
+    if config.mode != FLOAT:
+        from . import quantize  # noqa: F401  (the quantization pipelines)
+
+        resolve(config.mode)
     loaded = frontend.load()
     imported = frontend.import_model(loaded, config)
     del loaded  # the source's graphs (and a restored SavedModel's variables) are not needed past the import
     if imported.problems or imported.model is None:
         raise UnsupportedOpsError(imported.problems)
     model = imported.model
+    config, note = resolve_mode(config, quantization_aware(model))
+    samples = _representative_samples(model, config)  # checked before any work on the model
     ctx = _run_passes(model, config)
+    if note:
+        ctx.note(note)
     problems = legalize(model)
     if problems:
         raise UnsupportedOpsError([_source_problem(p, imported) for p in problems])
-    return Conversion(model, config, imported.records, ctx.log, runtime_needs(imported.records))
+    float_model = None
+    if config.mode != FLOAT:
+        if config.keep_float_model:
+            from .tflite.writer import serialize
+
+            float_model = serialize(model)
+        _quantize(model, config, ctx, samples)
+        problems = legalize(model)
+        if problems:
+            raise UnsupportedOpsError([_source_problem(p, imported) for p in problems])
+    extras = getattr(frontend, "extras", None)  # what a .tflite source carried (liteconvert.frontends.tflite)
+    return Conversion(model, config, imported.records, ctx.log, runtime_needs(imported.records),
+                      carried_metadata=getattr(extras, "metadata", None),
+                      carried_files=dict(getattr(extras, "files", None) or {}), float_model=float_model,
+                      samples=samples)
+
+
+def quantization_aware(model: Model) -> bool:
+    """The model carries trained ranges: fake quantization (quantization-aware training) or range hints."""
+    return any(op.kind == "FAKE_QUANT" for _, op in model.all_ops()) or any(
+        t.range_hint is not None for sg in model.subgraphs for t in sg.tensors())
+
+
+def _representative_samples(model: Model, config: ConversionConfig) -> list[dict] | None:
+    """The representative data as checked samples, for the modes that calibrate (None otherwise, and for a
+    quantization-aware-trained model given none: its ranges are in the graph)."""
+    from .quantize import CALIBRATED, data
+
+    if config.mode not in CALIBRATED:
+        return None
+    if config.representative_data is None:
+        return None  # (resolve_mode let that through for a quantization-aware-trained model only)
+    if not model.signatures:
+        raise InvalidModelError("the model has no signature to calibrate. Fix: convert a model with a signature")
+    sig = model.signatures[0]
+    specs = [data.InputSpec(n, tuple(t.shape or ()), t.dtype) for n, t in sig.inputs.items()]
+    return data.samples(config.representative_data, specs, config.calibration_samples)
+
+
+def _quantize(model: Model, config: ConversionConfig, ctx: PassContext, samples: list[dict] | None) -> None:
+    """Calibrate (integer modes) and run the mode's quantization pipeline."""
+    from .quantize import calibrate
+
+    if samples is not None:
+        bits = 16 if config.mode == INT16X8 else 8
+        stats = calibrate.calibrate(model, samples, model.signatures[0].key)
+        method = config.calibration or calibrate.DEFAULT_METHOD[config.mode]
+        ctx.stats["ranges"] = {uid: r.bounds(method, bits) for uid, r in stats.items()}
+        ctx.stats["samples"] = len(samples)
+        ctx.note(f"calibrated {len(stats)} tensors on {len(samples)} samples ({method})")
+    else:
+        ctx.stats["ranges"] = {t.uid: t.range_hint for sg in model.subgraphs for t in sg.tensors()
+                               if t.range_hint is not None}
+    run_pipeline(model, config.mode, ctx)
 
 
 def runtime_needs(records: list[NodeRecord]) -> list[str]:
@@ -138,7 +205,7 @@ def _metadata_parts(conversion: Conversion) -> tuple[bytes | None, dict[str, byt
     """The TFLITE_METADATA flatbuffer and associated files for ``config.metadata`` (None: no metadata)."""
     md = conversion.config.metadata
     if md is None:
-        return None, {}
+        return conversion.carried_metadata, dict(conversion.carried_files)
     from .metadata import prepare
 
     return prepare(md, conversion.model)

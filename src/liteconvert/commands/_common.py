@@ -69,3 +69,101 @@ def source_converter(args: argparse.Namespace, command: str) -> tuple[Any, str]:
             raise InvalidOptionError("--saved_model_tag_set applies to SavedModel directories only. Fix: drop it")
         return TFLiteConverter.from_saved_model(src, keys, tags), src
     return _converter_for(src, keys), src
+
+
+QUANTIZE_MODES = ("dynamic", "float16", "int8", "int16x8")
+
+
+def add_quantize_arguments(p: argparse.ArgumentParser) -> None:
+    """The optimization flag family: ``--quantize`` and what calibration and the report need."""
+    g = p.add_argument_group("quantization")
+    g.add_argument("--quantize", choices=QUANTIZE_MODES, help="post-training quantization: dynamic (int8 weights), "
+                   "float16 (weights), int8 (full integer; needs --representative-data unless the model is "
+                   "quantization-aware trained), int16x8 (16-bit activations, int8 weights; needs "
+                   "--representative-data)")
+    g.add_argument("--representative-data", metavar="FILE.npz|FILE.npy|DIR",
+                   help="calibration samples: an .npz with one array per input (keyed by input name, samples along "
+                        "the first axis), one .npy for a one-input model, or a folder of .npy files named after "
+                        "the inputs")
+    g.add_argument("--io-type", choices=("float32", "int8", "uint8", "int16"), default=None,
+                   help="the model's input and output type (default float32; int8/uint8 with --quantize int8, int16 "
+                        "with --quantize int16x8)")
+    g.add_argument("--calibration-samples", type=int, metavar="N", help="use at most N samples")
+    g.add_argument("--calibration", choices=("minmax", "percentile", "mse"), default=None,
+                   help="how activation ranges are chosen from the samples (default: percentile for int8, minmax "
+                        "for int16x8)")
+    g.add_argument("--integer-only", action="store_true",
+                   help="every op must be integer (TFLITE_BUILTINS_INT8): an op with no integer kernel is an error "
+                        "naming it, instead of a float fallback")
+    g.add_argument("--keep-float", nargs="+", default=[], metavar="NAME",
+                   help="source layers, nodes or tensors to leave in float")
+    g.add_argument("--keep-float-worst", type=int, default=0, metavar="N",
+                   help="quantize, then quantize again with the N ops that add the most error (the report's "
+                        "'added' column) in float")
+    g.add_argument("--report", nargs="?", const="-", default=None, metavar="FILE",
+                   help="print the per-op quantization report; with FILE.html or FILE.json also write it there")
+
+
+def apply_quantize(conv: Any, args: argparse.Namespace) -> None:
+    """Map the quantization flags onto the converter's tf.lite attributes."""
+    from ..config import OpsSet, Optimize
+
+    mode = args.quantize
+    calibrated = mode in ("int8", "int16x8")
+    if mode is None:
+        extra = [f for f, v in (("--representative-data", args.representative_data), ("--io-type", args.io_type),
+                                ("--integer-only", args.integer_only), ("--keep-float", args.keep_float),
+                                ("--keep-float-worst", args.keep_float_worst), ("--report", args.report))
+                 if v and v != "float32"]
+        if extra:
+            raise InvalidOptionError(f"{', '.join(extra)} only apply with --quantize. Fix: add --quantize "
+                                     "dynamic|float16|int8|int16x8")
+        return
+    conv.optimizations = [Optimize.DEFAULT]
+    if mode == "float16":
+        conv.target_spec.supported_types = ["float16"]
+    if calibrated and args.representative_data:
+        from ..quantize import data
+
+        conv.representative_dataset = data.load(args.representative_data)
+    elif mode == "int8":
+        # no data: only a quantization-aware-trained model (its ranges are in the graph) can be int8; any other
+        # is one error from the driver, once the model is read, naming --representative-data
+        conv.target_spec.supported_types = ["int8"]
+    elif args.representative_data:
+        raise InvalidOptionError(f"--representative-data does not apply to --quantize {mode}. Fix: drop it, or use "
+                                 "--quantize int8")
+    if mode == "int16x8":
+        sets = [OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        conv.target_spec.supported_ops = sets if args.integer_only else [*sets, OpsSet.TFLITE_BUILTINS]
+    elif args.integer_only:
+        if mode != "int8":
+            raise InvalidOptionError("--integer-only needs --quantize int8 or int16x8")
+        conv.target_spec.supported_ops = [OpsSet.TFLITE_BUILTINS_INT8]
+    if args.io_type:
+        conv.inference_input_type = conv.inference_output_type = args.io_type
+    if args.calibration_samples is not None:
+        if args.calibration_samples < 1:
+            raise InvalidOptionError("--calibration-samples must be at least 1")
+        conv.calibration_samples = args.calibration_samples
+    if args.calibration:
+        conv.calibration = args.calibration
+    conv.keep_float = list(args.keep_float)
+    conv.keep_float_worst = args.keep_float_worst
+    conv.report = args.report is not None
+
+
+def emit_report(conv: Any, args: argparse.Namespace) -> None:
+    """Print the quantization report and write it where ``--report FILE`` says."""
+    import sys
+
+    report = conv.quantization_report
+    if args.report is None or report is None:
+        return
+    sys.stdout.write(report.to_text())
+    if args.report != "-":
+        from ..files import write_atomic
+
+        text = report.to_html() if args.report.lower().endswith((".html", ".htm")) else report.to_json()
+        write_atomic(args.report, text.encode("utf-8"))
+        sys.stdout.write(f"wrote {args.report}\n")

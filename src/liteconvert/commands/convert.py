@@ -8,7 +8,7 @@ import sys
 
 from ..errors import InvalidOptionError
 from ..files import atomic_output, check_output
-from ._common import add_source_arguments, source_converter
+from ._common import add_quantize_arguments, add_source_arguments, apply_quantize, emit_report, source_converter
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,10 +24,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--verify", action="store_true",
                    help="run the source model and the result in LiteRT on random inputs and compare; "
                         "on a mismatch nothing is written")
-    p.add_argument("--tolerance", type=float, default=1e-4,
+    p.add_argument("--tolerance", type=float, default=None,
                    help="with --verify: largest max abs error allowed, relative to max(1, max|reference|) "
-                        "(default 1e-4)")
+                        "(default 1e-4; 0.1 for a quantized model)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    add_quantize_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -37,6 +38,12 @@ def run(args: argparse.Namespace) -> int:
     conv, src = source_converter(args, "convert")
     check_output(args.output, [src])  # before the conversion: never overwrite the source, fail fast
     _apply_op_sets(conv, args)
+    apply_quantize(conv, args)
+    return convert_and_write(conv, src, args)
+
+
+def convert_and_write(conv: object, src: str, args: argparse.Namespace) -> int:
+    """Convert, write atomically (verifying first with --verify), print warnings, the report and a summary."""
     import warnings
 
     from ..errors import ConversionError, ConversionWarning, UnsupportedOpsError
@@ -53,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     for w in caught:
         if issubclass(w.category, ConversionWarning):
             sys.stderr.write(f"liteconvert: warning: {' '.join(str(w.message).split())}\n")
+    emit_report(conv, args)
     if not args.quiet:
         sys.stdout.write(f"wrote {args.output} ({os.path.getsize(args.output):,} bytes)\n")
     return 0
@@ -61,14 +69,17 @@ def run(args: argparse.Namespace) -> int:
 def _apply_op_sets(conv: object, args: argparse.Namespace) -> None:
     from ..converter import OpsSet
 
-    sets = {o.strip().upper() for o in (args.target_ops or "").split(",") if o.strip()}
+    sets = {o.strip().upper() for o in (getattr(args, "target_ops", None) or "").split(",") if o.strip()}
     unknown = sets - {o.value for o in OpsSet}
     if unknown:
         raise InvalidOptionError(f"--target_ops has unknown op set(s) {sorted(unknown)}. Fix: use "
                                  "TFLITE_BUILTINS,SELECT_TF_OPS")
-    if args.select_tf_ops or "SELECT_TF_OPS" in sets:
-        conv.target_spec.supported_ops = {OpsSet.TFLITE_BUILTINS, OpsSet.SELECT_TF_OPS}  # type: ignore[attr-defined]
-    if args.custom_ops:
+    if sets - {"SELECT_TF_OPS"}:  # tflite_convert's --target_ops, integer op sets included
+        conv.target_spec.supported_ops = {OpsSet[o] for o in sets}  # type: ignore[attr-defined]
+    if getattr(args, "select_tf_ops", False) or "SELECT_TF_OPS" in sets:
+        conv.target_spec.supported_ops = {*conv.target_spec.supported_ops,  # type: ignore[attr-defined]
+                                          OpsSet.TFLITE_BUILTINS, OpsSet.SELECT_TF_OPS}
+    if getattr(args, "custom_ops", False):
         conv.allow_custom_ops = True  # type: ignore[attr-defined]
 
 
@@ -77,9 +88,10 @@ def _verify(conv: object, data: str, args: argparse.Namespace) -> None:
     from ..errors import ConversionError
 
     report = conv.verify(data)  # type: ignore[attr-defined]
-    if not report.ok(args.tolerance):
+    tolerance = args.tolerance if args.tolerance is not None else (0.1 if getattr(args, "quantize", None) else 1e-4)
+    if not report.ok(tolerance):
         raise ConversionError(f"verification failed: {report.text()} (relative {report.worst:.2e} > "
-                              f"{args.tolerance:g}); nothing written. Fix: report the model to the liteconvert "
+                              f"{tolerance:g}); nothing written. Fix: report the model to the liteconvert "
                               "developers; --tolerance accepts a larger difference")
     if not args.quiet:
         sys.stdout.write(f"verified: {report.text()}\n")

@@ -36,7 +36,7 @@ def register(*op_types: str) -> Callable[[Rule], Rule]:
 
 def _load_rules() -> dict[str, Rule]:
     # Importing the family modules fills RULES.
-    from .ops import activation, array, control, conv, image, math, nn  # noqa: F401
+    from .ops import activation, array, control, conv, image, math, nn, quant  # noqa: F401
 
     return RULES
 

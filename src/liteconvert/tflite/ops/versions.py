@@ -146,7 +146,10 @@ def fc_version(op: Op) -> int:
         return 11
     if w is not None and w.sparsity is not None:  # weights stored sparse (Tensor.sparsity)
         return 8
-    if _types(op, "int16", "int16", "int16"):
+    # The reference gives a 16x8 FC (int16 activations, int8 weights) no version of its own (it falls through to
+    # the int8 or float ones, so a model would claim to load on runtimes without int16 kernels); as for
+    # CONV_2D, we give it 7, the version whose kernels brought int16 support (runtime 2.3.0).
+    if in_dtype(op, 0) == "int16" and in_dtype(op, 1) in ("int16", "int8") and out_dtype(op) == "int16":
         return 7
     # Only a literal two-input op counts as "no bias": an omitted bias (index -1) keeps version 1, as the
     # reference converter writes for Dense(use_bias=False).
@@ -425,6 +428,10 @@ def dequantize_version(op: Op) -> int:
     if d == "int8":
         return 5 if is_per_channel(_tensor(op.inputs, 0)) else 2
     return 1
+
+
+def fake_quant_version(op: Op) -> int:
+    return 2 if op.attrs.get("narrow_range") else 1
 
 
 def quantize_version(op: Op) -> int:

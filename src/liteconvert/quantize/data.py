@@ -1,0 +1,150 @@
+"""Representative data: what calibration runs the float model on.
+
+Accepted the ways Google's converter accepts it: ``representative_dataset`` is a callable returning an iterable
+of samples, each a list of input arrays in signature order or a dict keyed by input name. From the command line,
+``--representative-data`` names an ``.npz`` (one array per input, keyed by the input's name, samples along the
+first axis), one ``.npy`` (for a model with one input) or a folder of ``.npy`` files named after the inputs.
+Every problem is one clear error: a missing input, a wrong shape or dtype, an empty set, object arrays (files
+are never unpickled), NaN or Inf values.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidOptionError
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    shape: tuple[int, ...]  # -1 for a dynamic dimension
+    dtype: str
+
+
+def _fix(what: str) -> str:
+    return (f"{what}. Fix: give one sample per call as a list of arrays in the model's input order, or a dict "
+            "keyed by input name")
+
+
+def _check_array(name: str, value: Any, spec: InputSpec, index: int) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype == object:
+        raise InvalidOptionError(_fix(f"representative sample {index}, input '{name}': an object array"))
+    want = np.dtype(spec.dtype)
+    if arr.dtype != want:
+        if arr.dtype.kind in "fiub" and want.kind in "fiub" and np.can_cast(arr.dtype, want, "same_kind"):
+            arr = arr.astype(want)
+        else:
+            raise InvalidOptionError(f"representative sample {index}, input '{name}': dtype {arr.dtype}, the model "
+                                     f"takes {want}. Fix: convert the data to {want}")
+    if len(spec.shape) and arr.ndim == len(spec.shape) - 1:
+        arr = arr[None]  # one sample without its batch axis
+    if arr.ndim != len(spec.shape) or any(d >= 0 and d != a for d, a in zip(spec.shape, arr.shape, strict=True)):
+        raise InvalidOptionError(f"representative sample {index}, input '{name}': shape {list(arr.shape)}, the "
+                                 f"model takes {list(spec.shape)} (-1: any). Fix: give arrays of that shape")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise InvalidOptionError(f"representative sample {index}, input '{name}' holds NaN or Inf values. Fix: "
+                                 "calibrate on real, finite data")
+    return np.ascontiguousarray(arr)
+
+
+def samples(dataset: Any, inputs: list[InputSpec], limit: int | None = None) -> list[dict[str, np.ndarray]]:
+    """The representative samples as ``{input name: array}`` dicts, checked against ``inputs``."""
+    if dataset is None:
+        raise InvalidOptionError("full-integer quantization needs representative data (a few hundred typical "
+                                 "inputs) to measure the ranges of the activations. Fix: set "
+                                 "converter.representative_dataset, or pass --representative-data FILE.npz")
+    source = dataset() if callable(dataset) else dataset
+    if isinstance(source, Mapping):  # one dict of arrays with the samples along the first axis (an .npz)
+        source = _split(source, inputs)
+    if not isinstance(source, Iterable):
+        raise InvalidOptionError(_fix("representative_dataset did not give an iterable of samples"))
+    names = [s.name for s in inputs]
+    out = []
+    for index, sample in enumerate(source):
+        if limit is not None and index >= limit:
+            break
+        if isinstance(sample, Mapping):
+            missing = [n for n in names if n not in sample]
+            extra = [k for k in sample if k not in names]
+            if missing or extra:
+                raise InvalidOptionError(_fix(f"representative sample {index} has inputs {sorted(sample)}, the "
+                                              f"model takes {names}"))
+            values = [sample[n] for n in names]
+        else:
+            values = list(sample) if isinstance(sample, (list, tuple)) else [sample]
+            if len(values) != len(names):
+                raise InvalidOptionError(_fix(f"representative sample {index} has {len(values)} arrays, the model "
+                                              f"takes {len(names)} inputs ({', '.join(names)})"))
+        out.append({s.name: _check_array(s.name, v, s, index) for s, v in zip(inputs, values, strict=True)})
+    if not out:
+        raise InvalidOptionError("the representative data holds no samples. Fix: give at least one (a few hundred "
+                                 "typical inputs calibrate well)")
+    return out
+
+
+def _split(arrays: Mapping[str, Any], inputs: list[InputSpec]) -> list[dict[str, np.ndarray]]:
+    names = [s.name for s in inputs]
+    if len(inputs) == 1 and names[0] not in arrays and len(arrays) == 1:
+        arrays = {names[0]: next(iter(arrays.values()))}  # one input: any key
+    missing = [n for n in names if n not in arrays]
+    if missing:
+        raise InvalidOptionError(f"the representative data has arrays {sorted(arrays)}, but no array for input(s) "
+                                 f"{missing}. Fix: key one array per input by the input's name")
+    counts = {len(np.asarray(arrays[n])) if np.ndim(arrays[n]) else 0 for n in names}
+    if len(counts) != 1:
+        raise InvalidOptionError("the representative arrays hold different numbers of samples. Fix: give each "
+                                 "input's samples along the first axis, the same number for every input")
+    n = counts.pop()
+    return [{k: np.asarray(arrays[k])[i:i + 1] for k in names} for i in range(n)]
+
+
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _load_npy(path: str) -> np.ndarray:
+    with open(path, "rb") as f:
+        if f.read(6) != _NPY_MAGIC:
+            raise InvalidOptionError(f"{path} is not an .npy file. Fix: write it with numpy.save")
+    return np.load(path, allow_pickle=False)
+
+
+def load(path: str) -> Callable[[], list[dict[str, np.ndarray]]] | dict[str, np.ndarray]:
+    """Arrays from an ``.npz``, one ``.npy`` (a one-input model's samples) or a folder of ``.npy`` files named
+    after the inputs (``allow_pickle=False``: never unpickled)."""
+    from ..files import check_input
+
+    check_input(path, "representative data", directory=None)
+    try:
+        if os.path.isdir(path):
+            files = sorted(f for f in os.listdir(path) if f.endswith(".npy"))
+            if not files:
+                raise InvalidOptionError(f"{path} holds no .npy files. Fix: one .npy per input, named after it")
+            return {f[:-4]: _load_npy(os.path.join(path, f)) for f in files}
+        with open(path, "rb") as f:
+            magic = f.read(6)
+        if magic == _NPY_MAGIC:  # one array: the samples of a model's one input
+            return {os.path.splitext(os.path.basename(path))[0]: _load_npy(path)}
+        if not magic.startswith(b"PK"):
+            raise InvalidOptionError(f"{path} is not an .npz or .npy file"
+                                     f"{' (it is empty)' if not magic else ''}. Fix: write it with numpy.savez "
+                                     "(one array per input, keyed by the input's name)")
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except InvalidOptionError:
+        raise
+    except ValueError as e:
+        if "pickle" in str(e).lower():
+            raise InvalidOptionError(f"{path} holds object arrays, which would need unpickling; liteconvert never "
+                                     "unpickles data. Fix: save numeric arrays only") from None
+        raise InvalidOptionError(f"{path} is not a readable .npz or .npy ({e}). Fix: write it with numpy.savez")\
+            from None
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
+        raise InvalidOptionError(f"cannot read {path}: {e}. Fix: write it with numpy.savez") from None
