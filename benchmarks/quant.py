@@ -11,7 +11,9 @@
   inputs, int8 invoke latency, conversion time including calibration (64 random calibration samples).
 * **fer** (``../shared/models.md``): dynamic range against the ``emotion_model_quantized.tflite`` Google's
   converter made for the package (size, top-1 agreement on face crops from scikit-image's bundled photos).
+* **qat**: a quantization-aware-trained CNN (tensorflow-model-optimization) converted with optimizations alone.
 * every quantized model: op versions per opcode against Google's output for the same model and mode.
+* ``--calibrations minmax,percentile,mse``: ours with each calibration method, int8 and 16x8.
 
 Results go to ``benchmarks/results/quant.json`` and ``quant.md``.
 """
@@ -247,23 +249,32 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
                                                                                                          strict=True)]))
 
 
-def _latency(data: bytes, x: np.ndarray, runs: int = 30) -> float:
+def _latencies(files: dict[str, bytes], x: np.ndarray, rounds: int = 10, runs: int = 20) -> dict[str, float]:
+    """Median invoke time in ms of each model on ``x``, measured in alternating rounds (so that drift in the
+    machine's speed falls on every model alike)."""
     from liteconvert.verify import make_interpreter
 
-    runner = make_interpreter(data).get_signature_runner()
-    name = next(iter(runner.get_input_details()))
-    d = runner.get_input_details()[name]
-    if np.dtype(d["dtype"]) != np.float32:
-        s, z = d["quantization"]
-        x = np.clip(np.round(x / s + z), -128, 127).astype(d["dtype"])
-    for _ in range(3):
-        runner(**{name: x})
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        runner(**{name: x})
-        times.append(time.perf_counter() - t0)
-    return 1000 * float(np.median(times))
+    calls = {}
+    for who, data in files.items():
+        runner = make_interpreter(data).get_signature_runner()
+        name = next(iter(runner.get_input_details()))
+        d = runner.get_input_details()[name]
+        xin = x
+        if np.dtype(d["dtype"]) != np.float32:
+            s, z = d["quantization"]
+            info = np.iinfo(d["dtype"])
+            xin = np.clip(np.round(x / s + z), info.min, info.max).astype(d["dtype"])
+        for _ in range(3):
+            runner(**{name: xin})
+        calls[who] = (runner, name, xin)
+    times: dict[str, list[float]] = {who: [] for who in files}
+    for _ in range(rounds):
+        for who, (runner, name, xin) in calls.items():
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                runner(**{name: xin})
+                times[who].append(time.perf_counter() - t0)
+    return {who: 1000 * float(np.median(t)) for who, t in times.items()}
 
 
 def zoo_case(name: str, size: int = 96, modes: list[str] | None = None, calibration: str | None = None,
@@ -299,8 +310,8 @@ def zoo_case(name: str, size: int = 96, modes: list[str] | None = None, calibrat
             row[who + "_cosine"] = _cosine(p, ref)
             row[who + "_top1"] = float(np.mean(p.argmax(1) == ref.argmax(1)))
             row[who + "_seconds"] = seconds
-            if who != "ours_int":
-                row[who + "_latency_ms"] = _latency(data, test[:1])
+        for who, ms in _latencies({w: files[w] for w in ("ours", "google") if w in files}, test[:1]).items():
+            row[who + "_latency_ms"] = ms
         if google:
             row["version_differences"] = version_differences(mode, files.get("ours_int", files["ours"]),
                                                              files["google"])
@@ -364,6 +375,84 @@ def fer_case() -> dict:
             "ours_seconds": seconds, "google_seconds": gseconds, "faces": len(faces)}
 
 
+# -- quantization-aware training -----------------------------------------------------------------------------------
+
+def train_qat(saved_model_dir: str | None = None):
+    """A small CNN (conv + BatchNorm + ReLU, conv, max pool, depthwise conv, dense) trained on the digits, then
+    quantization-aware trained with TensorFlow's own tooling (tensorflow-model-optimization on tf-keras),
+    deterministically; saved as a SavedModel when ``saved_model_dir`` is given. Returns (model, test x, test y,
+    the model's outputs on them)."""
+    import tensorflow as tf
+    import tensorflow_model_optimization as tfmot
+    import tf_keras as k
+    from sklearn.datasets import load_digits
+    from tensorflow.python.framework import config
+
+    d = load_digits()
+    x = (d.images / 16.0).astype(np.float32)[..., None]
+    order = np.random.default_rng(0).permutation(len(x))
+    x, y = x[order], d.target[order]
+    k.utils.set_random_seed(0)
+    was = config.is_op_determinism_enabled()
+    config.enable_op_determinism()  # the same network every run
+    try:
+        m = k.Sequential([
+            k.layers.Input((8, 8, 1)), k.layers.Conv2D(16, 3, padding="same"), k.layers.BatchNormalization(),
+            k.layers.ReLU(), k.layers.Conv2D(32, 3, padding="same", activation="relu"), k.layers.MaxPooling2D(),
+            k.layers.DepthwiseConv2D(3, padding="same", activation="relu"), k.layers.GlobalAveragePooling2D(),
+            k.layers.Dense(32, activation="relu"), k.layers.Dense(10, activation="softmax")])
+        m.compile("adam", "sparse_categorical_crossentropy")
+        m.fit(x[:1400], y[:1400], epochs=8, verbose=0)
+        q = tfmot.quantization.keras.quantize_model(m)
+        q.compile("adam", "sparse_categorical_crossentropy")
+        q.fit(x[:1400], y[:1400], epochs=2, verbose=0)
+    finally:
+        if not was:
+            config.disable_op_determinism()
+    if saved_model_dir is not None:
+        tf.saved_model.save(q, saved_model_dir)
+    tx, ty = x[1400:], y[1400:]
+    return q, tx, ty, q.predict(tx, verbose=0)
+
+
+def qat_case() -> dict:
+    """The QAT model converted with optimizations alone (no representative data), from the Keras object and
+    its SavedModel, with a float and an int8 interface: test accuracy, agreement with the QAT model, largest
+    probability error, size, conversion time, and whether our int8 outputs are Google's."""
+    import tempfile
+
+    import liteconvert
+
+    tf = quiet_tf()
+    sm = os.path.join(tempfile.mkdtemp(), "qat_saved_model")
+    q, tx, ty, ref = train_qat(sm)
+    out: dict = {"keras_accuracy": float(np.mean(ref.argmax(1) == ty))}
+    for source in ("keras", "saved_model"):
+        for io in ("float32", "int8"):
+            row: dict = {}
+            files = {}
+            for who, module in (("ours", liteconvert), ("google", tf.lite)):
+                conv = (module.TFLiteConverter.from_keras_model(q) if source == "keras"
+                        else module.TFLiteConverter.from_saved_model(sm))
+                conv.optimizations = [module.Optimize.DEFAULT]
+                if io == "int8":
+                    conv.inference_input_type = conv.inference_output_type = tf.int8
+                start = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    data = conv.convert()
+                row[who + "_seconds"] = time.perf_counter() - start
+                p = predict(data, tx)
+                files[who] = p
+                row[who] = float(np.mean(p.argmax(1) == ty))
+                row[who + "_agree"] = float(np.mean(p.argmax(1) == ref.argmax(1)))
+                row[who + "_error"] = float(np.max(np.abs(p - ref)))
+                row[who + "_size"] = len(data)
+            row["same_outputs"] = bool(np.array_equal(files["ours"], files["google"]))
+            out[f"{source}, {io} interface"] = row
+    return out
+
+
 # -- calibration methods ------------------------------------------------------------------------------------------
 
 def calibration_case(methods: list[str], seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
@@ -425,6 +514,20 @@ def render(results: dict) -> str:
                     f"{c[name][m][mode]['ours_cosine']:.4f}, {c[name][m][mode]['ours_top1']:.3f}, "
                     f"{c[name][m][mode]['ours_seconds']:.1f}" for m in methods) + " |")
         lines.append("")
+    if "qat" in results:
+        r = results["qat"]
+        lines += [f"### quantization-aware trained (tensorflow-model-optimization), optimizations alone, no data; "
+                  f"the QAT Keras model's test accuracy {r['keras_accuracy']:.4f}", "",
+                  "| source, interface | accuracy ours / Google | agree with QAT model | max error | size (B) | "
+                  "conversion s | same outputs as Google |", "|---|---|---|---|---|---|---|"]
+        for name, row in r.items():
+            if not isinstance(row, dict):
+                continue
+            lines.append(f"| {name} | {row['ours']:.4f} / {row['google']:.4f} | {row['ours_agree']:.4f} / "
+                         f"{row['google_agree']:.4f} | {row['ours_error']:.4f} / {row['google_error']:.4f} | "
+                         f"{row['ours_size']:,} / {row['google_size']:,} | {row['ours_seconds']:.2f} / "
+                         f"{row['google_seconds']:.2f} | {'yes' if row['same_outputs'] else 'no'} |")
+        lines.append("")
     if "fer" in results:
         r = results["fer"]
         lines += ["### fer dynamic range", "",
@@ -446,7 +549,7 @@ def render(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cases", default="digits,MobileNetV2,EfficientNetB0,fer")
+    ap.add_argument("--cases", default="digits,MobileNetV2,EfficientNetB0,fer,qat")
     ap.add_argument("--calibration", default=None, help="our calibration method (default: the converter's)")
     ap.add_argument("--calibrations", default=None, metavar="M1,M2",
                     help="also compare our calibration methods (e.g. minmax,percentile,mse)")
@@ -459,6 +562,8 @@ def main(argv: list[str] | None = None) -> int:
             results[case] = digits(calibration=args.calibration)
         elif case == "fer":
             results[case] = fer_case()
+        elif case == "qat":
+            results[case] = qat_case()
         else:
             results[case] = zoo_case(case, calibration=args.calibration)
         print(f"[quant] {case} done in {time.perf_counter() - t0:.0f} s", flush=True)

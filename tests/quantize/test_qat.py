@@ -6,61 +6,31 @@ object, its SavedModel and the command line, side by side with Google's converte
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import ROOT, run_cli
 
 import liteconvert
 from liteconvert.tflite.reader import read_model
 from liteconvert.verify import make_interpreter
 
-tfmot = pytest.importorskip("tensorflow_model_optimization", reason="installed by scripts/setup.sh (dev extra)")
-
-
-def _digits():
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    x = (d.images / 16.0).astype(np.float32)[..., None]
-    order = np.random.default_rng(0).permutation(len(x))
-    return x[order], d.target[order]
+pytest.importorskip("tensorflow_model_optimization", reason="installed by scripts/setup.sh (dev extra)")
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
 
 @pytest.fixture(scope="module")
 def qat(tf, tmp_path_factory):
-    """A small CNN (conv + BatchNorm + ReLU, conv, max pool, depthwise conv, dense) trained on the digits, then
-    quantization-aware trained: (tf-keras model, test x, test y, its outputs, its SavedModel directory)."""
-    import tf_keras as k
-    from tensorflow.python.framework import config
+    """The QAT CNN of benchmarks/quant.py (conv + BatchNorm + ReLU, conv, max pool, depthwise conv, dense,
+    trained on the digits then quantization-aware trained, deterministically): (tf-keras model, test x, test y,
+    its outputs, its SavedModel directory)."""
+    import quant
 
-    x, y = _digits()
-    k.utils.set_random_seed(0)
-    was = config.is_op_determinism_enabled()
-    config.enable_op_determinism()  # the same network every run
-    try:
-        return _train_qat(tf, k, x, y, tmp_path_factory)
-    finally:
-        if not was:
-            config.disable_op_determinism()
-
-
-def _train_qat(tf, k, x, y, tmp_path_factory):
-    m = k.Sequential([
-        k.layers.Input((8, 8, 1)), k.layers.Conv2D(16, 3, padding="same"), k.layers.BatchNormalization(),
-        k.layers.ReLU(), k.layers.Conv2D(32, 3, padding="same", activation="relu"), k.layers.MaxPooling2D(),
-        k.layers.DepthwiseConv2D(3, padding="same", activation="relu"), k.layers.GlobalAveragePooling2D(),
-        k.layers.Dense(32, activation="relu"), k.layers.Dense(10, activation="softmax")])
-    m.compile("adam", "sparse_categorical_crossentropy")
-    m.fit(x[:1400], y[:1400], epochs=8, verbose=0)
-    q = tfmot.quantization.keras.quantize_model(m)
-    q.compile("adam", "sparse_categorical_crossentropy")
-    q.fit(x[:1400], y[:1400], epochs=2, verbose=0)
-    tx, ty = x[1400:], y[1400:]
     sm = str(tmp_path_factory.mktemp("qat") / "saved_model")
-    tf.saved_model.save(q, sm)
-    return q, tx, ty, q.predict(tx, verbose=0), sm
+    q, tx, ty, ref = quant.train_qat(sm)
+    return q, tx, ty, ref, sm
 
 
 def _convert(module, make, optimize: bool = True, io=None) -> bytes:

@@ -154,6 +154,11 @@ class TFLiteModel:
             raise InvalidModelError(f"{self._label()} is not a valid .tflite model ({type(e).__name__}: {e}). "
                                     "Fix: check that the file is complete and is a LiteRT/TFLite model.") from e
 
+    @property
+    def data(self) -> bytes | bytearray | memoryview | mmap.mmap:
+        """The model's bytes: what it was given, or the file's read-only memory map (open until :meth:`close`)."""
+        return self._data
+
     # -- lifecycle --------------------------------------------------------------------------------------------
     def close(self) -> None:
         self._root = None

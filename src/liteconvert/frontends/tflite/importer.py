@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import mmap
 import os
 import struct
 from dataclasses import dataclass, field
@@ -36,10 +35,9 @@ from typing import Any
 import numpy as np
 
 from ...errors import FeatureNotImplementedError, InvalidModelError, OpProblem, UnsupportedOpsError
-from ...files import open_input
 from ...ir import Model, Op, QuantParams, Signature, SourceArray, Subgraph, Tensor, unique_name
 from ...tflite.ops import DECLS
-from ...tflite.reader import TFLiteModel
+from ...tflite.reader import TFLiteModel, read_model
 from ...tflite.schema import fb, tensor_type
 from .options import decode_options
 
@@ -335,19 +333,12 @@ def open_tflite(source: str | os.PathLike[str] | bytes | bytearray | memoryview)
     """Verify a ``.tflite`` file (path) or its bytes and open it for import; raises SourceNotFoundError,
     InputError or InvalidModelError."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-        return TFLiteSource(data, TFLiteModel(data), None)
-    path = os.fspath(source)
-    with open_input(path, "model") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size < 8:
-            raise InvalidModelError(f"{path} is not a .tflite model ({size} bytes). Fix: pass a LiteRT/TFLite "
-                                    "flatbuffer file.")
-        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        source = bytes(source)
+    model = read_model(source)
     try:
-        return TFLiteSource(mapped, TFLiteModel(mapped, path), path)
+        return TFLiteSource(model.data, model, model.path)
     except BaseException:
-        mapped.close()
+        model.close()
         raise
 
 
