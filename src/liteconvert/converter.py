@@ -214,13 +214,17 @@ class TFLiteConverter:
     def _report(self, conversion: Any, data: bytes) -> Any:
         from .quantization_report import build_report
 
-        samples = conversion.samples
+        by_key = conversion.samples or {}
+        sigs = [s.key for s in conversion.model.signatures]
+        key = next((k for k in sigs if k in by_key), sigs[0] if sigs else None)  # the report covers one signature
+        samples = by_key.get(key) if key is not None else None
         if not samples:  # dynamic range / float16: random inputs, as verify uses
             from .verify import random_inputs, signature_specs
 
-            specs = signature_specs(data)
+            specs = signature_specs(data, key)
             samples = [random_inputs(specs, batch=1, seed=i) for i in range(16)]
-        self.quantization_report = build_report(conversion.float_model, data, samples[:64], conversion.config.mode)
+        self.quantization_report = build_report(conversion.float_model, data, samples[:64], conversion.config.mode,
+                                                signature=key)
         return self.quantization_report
 
     def _build_with(self, driver: Any, config: ConversionConfig) -> Any:

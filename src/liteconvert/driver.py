@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from .config import FLOAT, INT16X8, ConversionConfig, resolve_mode
-from .errors import InvalidModelError, OpProblem, UnsupportedOpsError
+from .errors import InvalidModelError, InvalidOptionError, OpProblem, UnsupportedOpsError
 from .frontends.base import BUILTIN, LIMITED, Frontend, Imported, ModelInput, NodeRecord
 from .ir import Model, check_invariants
 from .passes import PassContext, resolve, run_pipeline
@@ -29,7 +29,8 @@ FLEX_RUNTIME_NOTE = ("it needs the Flex delegate at run time (Android: the "
 @dataclass
 class Conversion:
     """A model converted to TFLite ops, ready to write; ``records`` say what each source node became, ``log``
-    what the passes did, ``warnings`` what the model needs beyond the standard runtime."""
+    what the passes did, ``warnings`` what the model needs beyond the standard runtime (and signatures left
+    float for want of representative samples)."""
 
     model: Model
     config: ConversionConfig
@@ -40,7 +41,7 @@ class Conversion:
     carried_metadata: bytes | None = None
     carried_files: dict[str, bytes] = field(default_factory=dict)
     float_model: bytes | None = None  # the model before quantization (``config.keep_float_model``)
-    samples: list[dict] | None = None  # the representative samples calibration ran on
+    samples: dict[str, list[dict]] | None = None  # the samples calibration ran on, per signature key
     wants_report: bool = False
 
 
@@ -100,7 +101,13 @@ def build(frontend: Frontend, config: ConversionConfig) -> Conversion:
         if problems:
             raise UnsupportedOpsError([_source_problem(p, imported) for p in problems])
     extras = getattr(frontend, "extras", None)  # what a .tflite source carried (liteconvert.frontends.tflite)
-    return Conversion(model, config, imported.records, ctx.log, runtime_needs(imported.records),
+    warned = runtime_needs(imported.records)
+    missing = _uncalibrated(model, samples)
+    if missing:
+        warned.append(f"signature(s) {', '.join(repr(k) for k in missing)} got no representative samples: their "
+                      f"ops stay float. To quantize them, also yield ('{missing[0]}', {{input name: array}}) "
+                      f"samples (from the command line: arrays keyed '{missing[0]}/INPUT').")
+    return Conversion(model, config, imported.records, ctx.log, warned,
                       carried_metadata=getattr(extras, "metadata", None),
                       carried_files=dict(getattr(extras, "files", None) or {}), float_model=float_model,
                       samples=samples)
@@ -112,9 +119,9 @@ def quantization_aware(model: Model) -> bool:
         t.range_hint is not None for sg in model.subgraphs for t in sg.tensors())
 
 
-def _representative_samples(model: Model, config: ConversionConfig) -> list[dict] | None:
-    """The representative data as checked samples, for the modes that calibrate (None otherwise, and for a
-    quantization-aware-trained model given none: its ranges are in the graph)."""
+def _representative_samples(model: Model, config: ConversionConfig) -> dict[str, list[dict]] | None:
+    """The representative data as checked samples per signature key, for the modes that calibrate (None
+    otherwise, and for a quantization-aware-trained model given none: its ranges are in the graph)."""
     from .quantize import CALIBRATED, data
 
     if config.mode not in CALIBRATED:
@@ -123,22 +130,41 @@ def _representative_samples(model: Model, config: ConversionConfig) -> list[dict
         return None  # (resolve_mode let that through for a quantization-aware-trained model only)
     if not model.signatures:
         raise InvalidModelError("the model has no signature to calibrate. Fix: convert a model with a signature")
-    sig = model.signatures[0]
-    specs = [data.InputSpec(n, tuple(t.shape or ()), t.dtype) for n, t in sig.inputs.items()]
-    return data.samples(config.representative_data, specs, config.calibration_samples)
+    specs = {sig.key: [data.InputSpec(n, tuple(t.shape or ()), t.dtype) for n, t in sig.inputs.items()]
+             for sig in model.signatures}
+    samples = data.samples_by_signature(config.representative_data, specs, model.signatures[0].key,
+                                        config.calibration_samples)
+    if config.integer_only:
+        missing = _uncalibrated(model, samples)
+        if missing:
+            raise InvalidOptionError(f"signature(s) {', '.join(repr(k) for k in missing)} got no representative "
+                                     "samples, so their ops cannot be made integer. Fix: also yield "
+                                     f"('{missing[0]}', {{input name: array}}) samples (from the command line: "
+                                     f"arrays keyed '{missing[0]}/INPUT')")
+    return samples
 
 
-def _quantize(model: Model, config: ConversionConfig, ctx: PassContext, samples: list[dict] | None) -> None:
+def _uncalibrated(model: Model, samples: dict[str, list[dict]] | None) -> list[str]:
+    """Keys of the signatures whose subgraph no sample reached (they stay float)."""
+    if samples is None:
+        return []
+    reached = {id(s.subgraph) for s in model.signatures if s.key in samples}
+    return [s.key for s in model.signatures if id(s.subgraph) not in reached]
+
+
+def _quantize(model: Model, config: ConversionConfig, ctx: PassContext,
+              samples: dict[str, list[dict]] | None) -> None:
     """Calibrate (integer modes) and run the mode's quantization pipeline."""
     from .quantize import calibrate
 
     if samples is not None:
         bits = 16 if config.mode == INT16X8 else 8
-        stats = calibrate.calibrate(model, samples, model.signatures[0].key)
+        stats = calibrate.calibrate(model, samples)
         method = config.calibration or calibrate.DEFAULT_METHOD[config.mode]
         ctx.stats["ranges"] = {uid: r.bounds(method, bits) for uid, r in stats.items()}
-        ctx.stats["samples"] = len(samples)
-        ctx.note(f"calibrated {len(stats)} tensors on {len(samples)} samples ({method})")
+        count = sum(len(v) for v in samples.values())
+        ctx.stats["samples"] = count
+        ctx.note(f"calibrated {len(stats)} tensors on {count} samples ({method})")
     else:
         ctx.stats["ranges"] = {t.uid: t.range_hint for sg in model.subgraphs for t in sg.tensors()
                                if t.range_hint is not None}

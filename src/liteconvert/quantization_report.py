@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ._console import silenced
+from .errors import InvalidOptionError
 
 
 @dataclass
@@ -90,14 +91,15 @@ def _layer(tensor_name: str) -> str:
     return parts[0] if parts else tensor_name
 
 
-def _run_all(data: bytes, samples: list[dict[str, np.ndarray]]) -> tuple[Any, list[dict[str, np.ndarray]]]:
-    """Every tensor of subgraph 0 (by name) for each sample, dequantized to float."""
+def _run_all(data: bytes, samples: list[dict[str, np.ndarray]], signature: str | None, subgraph: int,
+             ) -> tuple[Any, list[dict[str, np.ndarray]]]:
+    """Every tensor of the signature's subgraph (by name) for each sample, dequantized to float."""
     from ai_edge_litert.interpreter import Interpreter
 
     with silenced():
         interp = Interpreter(model_content=bytes(data), experimental_preserve_all_tensors=True, num_threads=2)
-    runner = interp.get_signature_runner()
-    details = interp.get_tensor_details()
+    runner = interp.get_signature_runner(signature)
+    details = interp.get_tensor_details(subgraph)
     inputs = runner.get_input_details()
     out = []
     for sample in samples:
@@ -113,7 +115,7 @@ def _run_all(data: bytes, samples: list[dict[str, np.ndarray]]) -> tuple[Any, li
         values = {}
         for d in details:
             try:
-                v = interp.get_tensor(d["index"])
+                v = interp.get_tensor(d["index"], subgraph)
             except ValueError:
                 continue
             scale, zero = d["quantization"]
@@ -156,14 +158,22 @@ def _metrics(ref: np.ndarray, got: np.ndarray) -> tuple[float, float]:
 
 
 def build_report(float_model: bytes, quantized: bytes, samples: list[dict[str, np.ndarray]],
-                 mode: str = "") -> QuantizationReport:
-    """Compare ``quantized`` with ``float_model`` op by op on ``samples`` (dicts of float inputs by name)."""
+                 mode: str = "", signature: str | None = None) -> QuantizationReport:
+    """Compare ``quantized`` with ``float_model`` op by op on ``samples`` (dicts of float inputs by name) through
+    ``signature`` (default: the first)."""
     from .tflite.reader import read_model
 
-    _, fvals = _run_all(float_model, samples)
-    _, qvals = _run_all(quantized, samples)
-    q = read_model(bytes(quantized))
-    sg = q.subgraphs[0]
+    q, f = read_model(bytes(quantized)), read_model(bytes(float_model))
+    qsig = next((x for x in q.signatures if signature is None or x.key == signature), None)
+    fsig = next((x for x in f.signatures if qsig is not None and x.key == qsig.key), None)
+    if signature is not None and (qsig is None or fsig is None):
+        raise InvalidOptionError(f"no signature '{signature}' in both models (they have "
+                                 f"{', '.join(x.key for x in q.signatures) or 'none'}). Fix: name one they share")
+    key = qsig.key if qsig is not None and fsig is not None else None
+    qi, fi = (qsig.subgraph, fsig.subgraph) if key is not None else (0, 0)  # type: ignore[union-attr]
+    _, fvals = _run_all(float_model, samples, key, fi)
+    _, qvals = _run_all(quantized, samples, key, qi)
+    sg = q.subgraphs[qi]
     report = QuantizationReport(mode, samples=len(samples))
     for op in sg.operators:
         kind = q.operator_codes[op.opcode_index].display_name
@@ -189,14 +199,13 @@ def build_report(float_model: bytes, quantized: bytes, samples: list[dict[str, n
         ins = [noise[sg.tensors[i].name] for i in op.inputs if i >= 0 and sg.tensors[i].name in noise]
         o.added_error = max(0.0, _noise(o.snr_db) - max(ins, default=0.0))  # (float inputs, constants: exact)
     report.ops.sort(key=lambda o: (o.snr_db, o.cosine))
-    fsig, qsig = read_model(bytes(float_model)).signatures, q.signatures
-    if fsig and qsig:
-        fsg = read_model(bytes(float_model)).subgraphs[0]
-        for name, fi in fsig[0].outputs.items():
-            qi = qsig[0].outputs.get(name)
-            if qi is None:
+    if key is not None:
+        fsg = f.subgraphs[fi]
+        for name, ft in fsig.outputs.items():  # type: ignore[union-attr]
+            qt = qsig.outputs.get(name)  # type: ignore[union-attr]
+            if qt is None:
                 continue
-            fn, qn = fsg.tensors[fi].name, sg.tensors[qi].name
+            fn, qn = fsg.tensors[ft].name, sg.tensors[qt].name
             if all(fn in f for f in fvals) and all(qn in g for g in qvals):
                 ref = np.concatenate([f[fn].reshape(-1) for f in fvals])
                 got = np.concatenate([g[qn].reshape(-1) for g in qvals])

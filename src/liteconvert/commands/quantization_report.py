@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..errors import InvalidOptionError
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("quantization-report", help="compare a quantized model with its float source, per op",
@@ -14,6 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("quantized_model", help="the quantized .tflite")
     p.add_argument("--representative-data", metavar="FILE.npz|DIR", help="samples (default: 16 random inputs)")
     p.add_argument("--samples", type=int, default=64, help="at most this many samples (default 64)")
+    p.add_argument("--signature", metavar="KEY", help="the signature to compare (default: the first)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--html", metavar="FILE", help="also write an HTML page with a plot")
     p.set_defaults(run=run)
@@ -26,18 +29,32 @@ def run(args: argparse.Namespace) -> int:
 
     float_bytes = read_input(args.float_model, "model")
     quant_bytes = read_input(args.quantized_model, "model")
-    specs = signature_specs(float_bytes)
+    key = _signature(float_bytes, args.signature)
+    specs = signature_specs(float_bytes, key)
     if args.representative_data:
         from ..quantize import data
 
         inputs = [data.InputSpec(n, tuple(shape), dtype) for n, (shape, dtype) in specs.items()]
-        samples = data.samples(data.load(args.representative_data), inputs, args.samples)
+        key = key or ""
+        samples = data.samples_by_signature(data.load(args.representative_data), {key: inputs}, key,
+                                            args.samples)[key]
     else:
         samples = [random_inputs(specs, batch=1, seed=i) for i in range(16)]
-    report = build_report(float_bytes, quant_bytes, samples[:args.samples])
+    report = build_report(float_bytes, quant_bytes, samples[:args.samples], signature=args.signature)
     sys.stdout.write(report.to_json() + "\n" if args.json else report.to_text())
     if args.html:
         write_atomic(args.html, report.to_html().encode("utf-8"))
         if not args.json:
             sys.stdout.write(f"wrote {args.html}\n")
     return 0
+
+
+def _signature(model: bytes, wanted: str | None) -> str | None:
+    """``wanted``, checked against the model's signatures (default: the first; None if it has none)."""
+    from ..tflite.reader import read_model
+
+    keys = [s.key for s in read_model(model).signatures]
+    if wanted is not None and wanted not in keys:
+        raise InvalidOptionError(f"--signature {wanted}: the float model has {', '.join(keys) or 'no signatures'}. "
+                                 "Fix: name one of those")
+    return wanted or (keys[0] if keys else None)

@@ -90,31 +90,32 @@ def _progress(done: int, total: int, start: float) -> None:
     sys.stderr.flush()
 
 
-def calibrate(model: Model, samples: list[dict[str, np.ndarray]], signature: str | None = None,
-              seed: int = 0) -> dict[int, Range]:
-    """Per-tensor ranges (by tensor uid) of the float tensors of one signature's subgraph over ``samples``."""
+def calibrate(model: Model, samples: dict[str, list[dict[str, np.ndarray]]], seed: int = 0) -> dict[int, Range]:
+    """Per-tensor ranges (by tensor uid) of the float tensors of each signature's subgraph over that signature's
+    ``samples`` (``{signature key: samples}``; signatures sharing a subgraph add to the same ranges)."""
     from ai_edge_litert.interpreter import Interpreter
 
     from ..tflite.writer import serialize
 
-    sig = next((s for s in model.signatures if s.key == signature), model.signatures[0]) if model.signatures \
-        else None
-    if sig is None:
-        raise ValueError("the model has no signature to calibrate")
-    sg: Subgraph = sig.subgraph
-    index = model.subgraphs.index(sg)
-    tensors: list[Tensor] = sg.tensors()  # the writer's tensor order
-    watched = [(i, t) for i, t in enumerate(tensors) if t.dtype == "float32" and not t.is_const]
+    by_key = {s.key: s for s in model.signatures}
     data = serialize(model)
     with silenced():
         interp = Interpreter(model_content=data, experimental_preserve_all_tensors=True, num_threads=2)
-    runner = interp.get_signature_runner(sig.key)
-    ranges: dict[int, Range] = {t.uid: Range() for _, t in watched}
+    ranges: dict[int, Range] = {}
     rng = np.random.default_rng(seed)
-    start = time.perf_counter()
-    for n, sample in enumerate(samples, 1):
-        runner(**sample)
-        for i, t in watched:
-            ranges[t.uid].add(interp.get_tensor(i, index), rng)
-        _progress(n, len(samples), start)
+    total, done, start = sum(len(v) for v in samples.values()), 0, time.perf_counter()
+    for key, batch in samples.items():
+        sg: Subgraph = by_key[key].subgraph
+        index = model.subgraphs.index(sg)
+        tensors: list[Tensor] = sg.tensors()  # the writer's tensor order
+        watched = [(i, t) for i, t in enumerate(tensors) if t.dtype == "float32" and not t.is_const]
+        for _, t in watched:
+            ranges.setdefault(t.uid, Range())
+        runner = interp.get_signature_runner(key)
+        for sample in batch:
+            runner(**sample)
+            for i, t in watched:
+                ranges[t.uid].add(interp.get_tensor(i, index), rng)
+            done += 1
+            _progress(done, total, start)
     return ranges

@@ -1,9 +1,11 @@
 """Representative data: what calibration runs the float model on.
 
 Accepted the ways Google's converter accepts it: ``representative_dataset`` is a callable returning an iterable
-of samples, each a list of input arrays in signature order or a dict keyed by input name. From the command line,
-``--representative-data`` names an ``.npz`` (one array per input, keyed by the input's name, samples along the
-first axis), one ``.npy`` (for a model with one input) or a folder of ``.npy`` files named after the inputs.
+of samples, each a list of input arrays in signature order, a dict keyed by input name, or a ``(signature_key,
+dict)`` tuple for a model with several signatures. From the command line, ``--representative-data`` names an
+``.npz`` (one array per input, keyed by the input's name, or ``SIGNATURE/INPUT`` for another signature than the
+first; samples along the first axis), one ``.npy`` (for a model with one input) or a folder of ``.npy`` files
+named after the inputs.
 Every problem is one clear error: a missing input, a wrong shape or dtype, an empty set, object arrays (files
 are never unpickled), NaN or Inf values.
 """
@@ -56,37 +58,90 @@ def _check_array(name: str, value: Any, spec: InputSpec, index: int) -> np.ndarr
 
 
 def samples(dataset: Any, inputs: list[InputSpec], limit: int | None = None) -> list[dict[str, np.ndarray]]:
-    """The representative samples as ``{input name: array}`` dicts, checked against ``inputs``."""
+    """The representative samples of a one-signature model as ``{input name: array}`` dicts, checked against
+    ``inputs``."""
+    return samples_by_signature(dataset, {"": inputs}, "", limit)[""]
+
+
+def samples_by_signature(dataset: Any, signatures: Mapping[str, list[InputSpec]], default: str,
+                         limit: int | None = None) -> dict[str, list[dict[str, np.ndarray]]]:
+    """The representative samples per signature key, each checked against that signature's inputs.
+
+    A sample is a list of arrays in input order, a dict keyed by input name, or (as Google's converter takes for
+    a model with several signatures) a ``(signature_key, dict)`` tuple; untagged samples go to ``default``. A
+    mapping of arrays (an ``.npz``) is split along the first axis, arrays keyed ``KEY/INPUT`` going to signature
+    ``KEY``. ``limit`` caps the samples per signature. Signatures given no samples are absent from the result."""
     if dataset is None:
         raise InvalidOptionError("full-integer quantization needs representative data (a few hundred typical "
                                  "inputs) to measure the ranges of the activations. Fix: set "
                                  "converter.representative_dataset, or pass --representative-data FILE.npz")
     source = dataset() if callable(dataset) else dataset
     if isinstance(source, Mapping):  # one dict of arrays with the samples along the first axis (an .npz)
-        source = _split(source, inputs)
-    if not isinstance(source, Iterable):
+        source = _split_by_signature(source, signatures, default)
+    if not isinstance(source, Iterable) or isinstance(source, (str, bytes)):
         raise InvalidOptionError(_fix("representative_dataset did not give an iterable of samples"))
-    names = [s.name for s in inputs]
-    out = []
+    several = len(signatures) > 1
+    out: dict[str, list[dict[str, np.ndarray]]] = {}
     for index, sample in enumerate(source):
-        if limit is not None and index >= limit:
+        if limit is not None and (all(len(out.get(k, ())) >= limit for k in signatures)
+                                  or index >= 64 * limit * len(signatures)):  # (an endless source)
             break
+        key, sample = _tagged(sample, signatures, default, index)
+        if limit is not None and len(out.get(key, ())) >= limit:
+            continue
+        inputs = signatures[key]
+        names = [s.name for s in inputs]
+        where = f"representative sample {index}" + (f" (signature '{key}')" if several else "")
         if isinstance(sample, Mapping):
             missing = [n for n in names if n not in sample]
             extra = [k for k in sample if k not in names]
             if missing or extra:
-                raise InvalidOptionError(_fix(f"representative sample {index} has inputs {sorted(sample)}, the "
+                raise InvalidOptionError(_fix(f"{where} has inputs {sorted(map(str, sample))}, the "
                                               f"model takes {names}"))
             values = [sample[n] for n in names]
         else:
             values = list(sample) if isinstance(sample, (list, tuple)) else [sample]
             if len(values) != len(names):
-                raise InvalidOptionError(_fix(f"representative sample {index} has {len(values)} arrays, the model "
+                raise InvalidOptionError(_fix(f"{where} has {len(values)} arrays, the model "
                                               f"takes {len(names)} inputs ({', '.join(names)})"))
-        out.append({s.name: _check_array(s.name, v, s, index) for s, v in zip(inputs, values, strict=True)})
+        out.setdefault(key, []).append(
+            {s.name: _check_array(s.name, v, s, index) for s, v in zip(inputs, values, strict=True)})
     if not out:
         raise InvalidOptionError("the representative data holds no samples. Fix: give at least one (a few hundred "
                                  "typical inputs calibrate well)")
+    return out
+
+
+def _tagged(sample: Any, signatures: Mapping[str, list[InputSpec]], default: str, index: int) -> tuple[str, Any]:
+    """``(signature key, sample)``: a ``(key, dict)`` tuple names its signature; anything else is ``default``'s."""
+    if isinstance(sample, tuple) and len(sample) == 2 and isinstance(sample[0], str):
+        key, inner = sample
+        if key not in signatures:
+            known = ", ".join(repr(k) for k in signatures if k)
+            raise InvalidOptionError(f"representative sample {index} is for signature '{key}', which the "
+                                     f"conversion does not have. Fix: tag samples with one of {known or 'no key'}")
+        if not isinstance(inner, Mapping):
+            raise InvalidOptionError(f"representative sample {index} for signature '{key}' is not a dict. Fix: "
+                                     "yield (signature_key, {input name: array})")
+        return key, inner
+    return default, sample
+
+
+def _split_by_signature(arrays: Mapping[str, Any], signatures: Mapping[str, list[InputSpec]],
+                        default: str) -> list[Any]:
+    """Samples from arrays keyed ``INPUT`` (the default signature's) or ``KEY/INPUT`` (signature ``KEY``'s)."""
+    groups: dict[str, dict[str, Any]] = {}
+    for name, value in arrays.items():
+        key, _, rest = name.partition("/")
+        if rest and key in signatures and key != default:
+            groups.setdefault(key, {})[rest] = value
+        else:
+            prefix = f"{default}/"
+            groups.setdefault(default, {})[name[len(prefix):] if default and name.startswith(prefix) else name] \
+                = value
+    out: list[Any] = []
+    for key, group in groups.items():
+        out.extend((key, s) if key != default else s for s in _split(group, signatures[key]))
     return out
 
 
