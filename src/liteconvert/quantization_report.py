@@ -61,8 +61,8 @@ class QuantizationReport:
         return json.dumps(self.as_dict(), indent=2)
 
     def to_text(self, limit: int = 15) -> str:
-        lines = [f"quantization report ({self.mode}, {self.samples} samples): per-op output error against float, "
-                 "worst first"]
+        lines = [f"quantization report ({self.mode + ', ' if self.mode else ''}{self.samples} samples): per-op "
+                 "output error against float, worst first"]
         for name, m in self.outputs.items():
             lines.append(f"  output {name}: SNR {m['snr_db']:.1f} dB, cosine {m['cosine']:.5f}")
         w = max([len(o.layer) for o in self.ops[:limit]] + [5])
@@ -98,9 +98,21 @@ def _run_all(data: bytes, samples: list[dict[str, np.ndarray]], signature: str |
 
     with silenced():
         interp = Interpreter(model_content=bytes(data), experimental_preserve_all_tensors=True, num_threads=2)
-    runner = interp.get_signature_runner(signature)
+    if signature is None and not interp.get_signature_list():  # a model without SignatureDefs (MediaPipe's)
+        inputs = {d["name"]: d for d in interp.get_input_details()}
+        interp.allocate_tensors()
+
+        def run(feed: dict[str, np.ndarray]) -> None:
+            for name, x in feed.items():
+                interp.set_tensor(inputs[name]["index"], x)
+            interp.invoke()
+    else:
+        runner = interp.get_signature_runner(signature)
+        inputs = runner.get_input_details()
+
+        def run(feed: dict[str, np.ndarray]) -> None:
+            runner(**feed)
     details = interp.get_tensor_details(subgraph)
-    inputs = runner.get_input_details()
     out = []
     for sample in samples:
         feed = {}
@@ -111,7 +123,7 @@ def _run_all(data: bytes, samples: list[dict[str, np.ndarray]], signature: str |
                 info = np.iinfo(d["dtype"])
                 x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(d["dtype"])
             feed[name] = x
-        runner(**feed)
+        run(feed)
         values = {}
         for d in details:
             try:
@@ -177,9 +189,11 @@ def build_report(float_model: bytes, quantized: bytes, samples: list[dict[str, n
     report = QuantizationReport(mode, samples=len(samples))
     for op in sg.operators:
         kind = q.operator_codes[op.opcode_index].display_name
+        # a hybrid op (dynamic range: int8 weights, float activations) is measured by its float output
+        hybrid = any(i >= 0 and sg.tensors[i].dtype == "int8" and sg.tensors[i].buffer > 0 for i in op.inputs)
         for i in op.outputs:
             t = sg.tensors[i]
-            if t.quantization is None or not t.quantization.scale:
+            if (t.quantization is None or not t.quantization.scale) and not (hybrid and t.dtype == "float32"):
                 continue  # a float op (or a float tensor): nothing quantized to measure here
             name = t.name
             # a QUANTIZE the quantizer added (a graph input's) is compared with the float tensor it quantizes

@@ -99,8 +99,10 @@ def signature_specs(model: bytes | str | os.PathLike[str], signature: str | None
                     ) -> dict[str, tuple[tuple[int, ...], str]]:
     """``{input name: (shape_signature, dtype)}`` of a signature, as LiteRT reports it."""
     interp = make_interpreter(model)
-    runner = interp.get_signature_runner(signature)
-    details = runner.get_input_details()
+    if signature is None and not interp.get_signature_list():  # no SignatureDefs: the model's inputs by name
+        details = {d["name"]: d for d in interp.get_input_details()}
+    else:
+        details = interp.get_signature_runner(signature).get_input_details()
     return {name: (tuple(int(d) for d in d_["shape_signature"]), np.dtype(d_["dtype"]).name)
             for name, d_ in details.items()}
 

@@ -358,3 +358,56 @@ def test_keep_float_worst_recovers_accuracy_where_one_layer_is_the_problem(keras
                 str(tmp_path / "calib.npz"), "--keep-float-worst", "1", "-q")
     assert r.returncode == 0, r.stderr
     assert np.abs(_outputs(out.read_bytes(), test) - ref).max() < err_plain / 20
+
+
+@pytest.mark.parametrize("mode,min_cosine", [("dynamic", 0.99), ("int8", 0.98), ("float16", 0.99999)])
+def test_quantize_a_sparse_mediapipe_model(tmp_path, mode, min_cosine):
+    """pose_detection keeps its weights sparse (float16, behind DENSIFY ops): dynamic range and int8 decode them
+    and quantize them; float16 leaves them sparse (they are already float16) and computes what the source does."""
+    from metadata_helpers import google_models
+
+    src = next(p for p in google_models() if p.endswith("pose_detection.tflite"))
+    before = open(src, "rb").read()
+    spec = make_interpreter(before).get_input_details()[0]
+    rng = np.random.default_rng(0)
+    args = ["quantize", src, "-o", str(tmp_path / "q.tflite"), "--quantize", mode, "-q"]
+    if mode == "int8":
+        np.savez(tmp_path / "calib.npz", **{spec["name"]: rng.uniform(-1, 1, (16, *spec["shape"][1:])).astype(
+            np.float32)})
+        args += ["--representative-data", str(tmp_path / "calib.npz")]
+    r = run_cli(*args)
+    assert r.returncode == 0, r.stderr
+    data = (tmp_path / "q.tflite").read_bytes()
+    m = read_model(data)
+    kinds = {m.operator_codes[op.opcode_index].display_name for op in m.subgraphs[0].operators}
+    if mode == "float16":
+        assert "DENSIFY" in kinds and len(data) <= len(before)
+    else:
+        assert "DENSIFY" not in kinds and "int8" in {t.dtype for t in m.subgraphs[0].tensors}
+    assert open(src, "rb").read() == before
+    a, b = make_interpreter(before), make_interpreter(data)
+    for seed in range(2):
+        x = np.random.default_rng(seed + 1).uniform(-1, 1, spec["shape"]).astype(np.float32)
+        a.set_tensor(spec["index"], x)
+        a.invoke()
+        b.set_tensor(b.get_input_details()[0]["index"], x)
+        b.invoke()
+        for da, db in zip(a.get_output_details(), b.get_output_details(), strict=True):
+            want, got = a.get_tensor(da["index"]), b.get_tensor(db["index"])
+            cos = float(np.dot(want.ravel(), got.ravel()) / (np.linalg.norm(want) * np.linalg.norm(got)))
+            assert cos >= min_cosine, (mode, da["name"], cos)
+
+
+def test_report_on_a_model_without_signatures_measures_hybrid_ops(tmp_path):
+    """MediaPipe's files have no SignatureDefs; dynamic range leaves every activation float, so the report
+    measures the ops that read int8 weights by their float outputs."""
+    from metadata_helpers import google_models
+
+    src = next(p for p in google_models() if p.endswith("face_detection_short_range.tflite"))
+    out = tmp_path / "dr.tflite"
+    assert run_cli("quantize", src, "-o", str(out), "--quantize", "dynamic", "-q").returncode == 0
+    r = run_cli("quantization-report", src, str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    ops = json.loads(r.stdout)["ops"]
+    assert len(ops) >= 10 and "CONV_2D" in {o["op"] for o in ops}  # (small weights stay float)
+    assert min(o["cosine"] for o in ops) > 0.95

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 from ..config import DYNAMIC_RANGE, FLOAT16, INT8, INT16X8
 from ..passes import PIPELINES
-from . import dynamic, float16, integer, qat  # noqa: F401  (registering the passes)
+from . import densify, dynamic, float16, integer, qat  # noqa: F401  (registering the passes)
 
-PIPELINES[DYNAMIC_RANGE] = [["quantize_weights_dynamic"]]
+_DENSE = ["densify_constants", "fold_constants", "remove_dead_ops"]  # sparse weights decoded (a .tflite source)
+PIPELINES[DYNAMIC_RANGE] = [[*_DENSE], ["quantize_weights_dynamic"]]
 PIPELINES[FLOAT16] = [["weights_to_float16"]]
-PIPELINES[INT8] = [["absorb_fake_quant"], ["quantize_activations"], ["remove_dead_ops"]]
-PIPELINES[INT16X8] = [["absorb_fake_quant"], ["quantize_activations"], ["remove_dead_ops"]]
+PIPELINES[INT8] = [[*_DENSE], ["absorb_fake_quant"], ["quantize_activations"], ["remove_dead_ops"]]
+PIPELINES[INT16X8] = [[*_DENSE], ["absorb_fake_quant"], ["quantize_activations"], ["remove_dead_ops"]]
 
 CALIBRATED = (INT8, INT16X8)

@@ -22,7 +22,8 @@ def weights_to_float16(model: Model, ctx: PassContext) -> bool:
             if op.kind == "DEQUANTIZE" or keep_float(op, ctx):
                 continue
             for i, t in enumerate(op.inputs):
-                if t is None or not t.is_const or t.dtype != "float32" or t.quant is not None or t.size < 16:
+                if (t is None or not t.is_const or t.dtype != "float32" or t.quant is not None or t.size < 16
+                        or t.sparsity is not None):  # (sparse: already small, and DEQUANTIZE reads dense)
                     continue
                 if t.uid not in converted:
                     half = Tensor(t.name + "_fp16", "float16", t.shape, data=np.asarray(t.data).astype(np.float16),

@@ -34,9 +34,6 @@ FUZZ = os.path.join(ROOT, "tests", "data", "fuzz")
 
 # MediaPipe files liteconvert refuses, and why: DENSIFY (sparse weights densified at load time) is a LiteRT
 # builtin liteconvert has no declaration for.
-REFUSED = {"face_detection_full_range_sparse.tflite": "DENSIFY", "pose_detection.tflite": "DENSIFY"}
-
-
 # -- what a file says, for comparing two files ------------------------------------------------------------------
 def _quant(q) -> tuple | None:
     return None if q is None else (tuple(np.float32(q.scale)), tuple(q.zero_point), q.axis)
@@ -383,24 +380,16 @@ def _mediapipe() -> list[str]:
     return files
 
 
-def test_mediapipe_models_round_trip_or_are_refused():
-    passed, refused = [], {}
+def test_mediapipe_models_round_trip():
+    """All 14, the two with sparse weights behind DENSIFY ops included, computing exactly what they computed."""
+    passed = []
     for path in _mediapipe():
-        name = os.path.basename(path)
-        if name in REFUSED:
-            with pytest.raises(UnsupportedOpsError) as e:
-                import_tflite(path)
-            kinds = {p.op_type for p in e.value.problems}
-            assert kinds == {REFUSED[name]} and all(":" in p.node for p in e.value.problems)
-            assert REFUSED[name] in str(e.value)
-            refused[name] = kinds
-            continue
         data = roundtrip(path)
         if any(n.startswith("CUSTOM:") for n in _ops(data)):
             custom = {n for n in _ops(data) if n.startswith("CUSTOM:")}
             assert custom <= set(_ops(path))
-        passed.append(name)
-    assert len(passed) >= 10 and len(refused) == len(REFUSED), (passed, refused)
+        passed.append(os.path.basename(path))
+    assert len(passed) == 14 and {"pose_detection.tflite", "face_detection_full_range_sparse.tflite"} <= set(passed)
 
 
 def test_mediapipe_custom_op_versions_survive():

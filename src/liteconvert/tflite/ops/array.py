@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ...ir import Op
-from . import ANY, FIL, NoFold, QuantSpec, declare
+from . import ANY, FIL, F, NoFold, QuantSpec, declare
 from . import versions as v
 
 # These move values without rescaling them: a quantized output keeps its input's scale and zero point.
@@ -125,3 +125,7 @@ declare("SPACE_TO_BATCH_ND", "SpaceToBatchNDOptions", ("input", "block_shape", "
         quant=_SAME)
 declare("BATCH_TO_SPACE_ND", "BatchToSpaceNDOptions", ("input", "block_shape", "crops"), v.space_batch_version,
         quant=_SAME)
+# A sparse constant (Tensor.sparsity) made dense at run time (float32, float16, int8). No reference: folding it
+# would undo the sparse storage the model was written with; the quantization pipelines densify on purpose
+# (liteconvert.tflite.sparsity, the densify_constants pass).
+declare("DENSIFY", "DensifyOptions", ("input",), kernel_dtypes=F)
