@@ -223,8 +223,9 @@ class TFLiteConverter:
 
             specs = signature_specs(data, key)
             samples = [random_inputs(specs, batch=1, seed=i) for i in range(16)]
+        layers = {r.node: r.layer for r in conversion.records if r.layer}
         self.quantization_report = build_report(conversion.float_model, data, samples[:64], conversion.config.mode,
-                                                signature=key)
+                                                signature=key, layers=layers)
         return self.quantization_report
 
     def _build_with(self, driver: Any, config: ConversionConfig) -> Any:

@@ -11,7 +11,7 @@ is anything with the :class:`~liteconvert.frontends.base.Frontend` protocol.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 from .config import FLOAT, INT16X8, ConversionConfig, resolve_mode
@@ -60,8 +60,9 @@ def _source_problem(p: OpProblem, imported: Imported) -> OpProblem:
                      limitation="pattern", fallback=rec.fallback, signature=rec.signature)
 
 
-def _run_passes(model: Model, config: ConversionConfig) -> PassContext:
-    ctx = PassContext(config=config, keep_float=set(config.keep_float), check=config.check_invariants)
+def _run_passes(model: Model, config: ConversionConfig, records: list[NodeRecord] | None = None) -> PassContext:
+    ctx = PassContext(config=config, keep_float=_keep_float_names(config, records or []),
+                      check=config.check_invariants)
     if ctx.check:
         check_invariants(model)
     run_pipeline(model, config.pipeline_spec, ctx)
@@ -84,7 +85,8 @@ def build(frontend: Frontend, config: ConversionConfig) -> Conversion:
     model = imported.model
     config, note = resolve_mode(config, quantization_aware(model))
     samples = _representative_samples(model, config)  # checked before any work on the model
-    ctx = _run_passes(model, config)
+    unmatched = _unmatched_keep_float(model, config, imported.records) if config.mode != FLOAT else []
+    ctx = _run_passes(model, config, imported.records)
     if note:
         ctx.note(note)
     problems = legalize(model)
@@ -103,6 +105,10 @@ def build(frontend: Frontend, config: ConversionConfig) -> Conversion:
     extras = getattr(frontend, "extras", None)  # what a .tflite source carried (liteconvert.frontends.tflite)
     warned = runtime_needs(imported.records)
     missing = _uncalibrated(model, samples)
+    if unmatched:
+        warned.append(f"keep_float: {', '.join(repr(k) for k in unmatched)} name(s) no op or layer of the model, "
+                      "so nothing was kept float for them. Use a Keras layer name, a source op name, or a tensor "
+                      "name from the quantization report.")
     if missing:
         warned.append(f"signature(s) {', '.join(repr(k) for k in missing)} got no representative samples: their "
                       f"ops stay float. To quantize them, also yield ('{missing[0]}', {{input name: array}}) "
@@ -111,6 +117,26 @@ def build(frontend: Frontend, config: ConversionConfig) -> Conversion:
                       carried_metadata=getattr(extras, "metadata", None),
                       carried_files=dict(getattr(extras, "files", None) or {}), float_model=float_model,
                       samples=samples)
+
+
+def _keep_float_names(config: ConversionConfig, records: list[NodeRecord]) -> set[str]:
+    """``config.keep_float``, plus the source nodes of each Keras layer named there (a graph's scopes may differ
+    from the layer's name: Keras 3 traces layer ``fc`` as ``fc_1``)."""
+    wanted = set(config.keep_float)
+    return wanted | {r.node for r in records if r.layer is not None and r.layer in wanted}
+
+
+def _unmatched_keep_float(model: Model, config: ConversionConfig, records: list[NodeRecord]) -> list[str]:
+    """The names in ``config.keep_float`` that name no op of ``model`` (nor a layer of its source)."""
+    from .quantize.dynamic import keep_float
+
+    ops = [op for _, op in model.all_ops()]
+    out = []
+    for k in config.keep_float:
+        ctx = PassContext(config=config, keep_float=_keep_float_names(replace(config, keep_float=[k]), records))
+        if not any(keep_float(op, ctx) for op in ops):
+            out.append(k)
+    return out
 
 
 def quantization_aware(model: Model) -> bool:

@@ -83,11 +83,14 @@ class QuantizationReport:
         return _html(self)
 
 
-def _layer(tensor_name: str) -> str:
-    """The Keras layer a tensor comes from (the path component after the model's scope), else the name."""
-    parts = [p for p in tensor_name.split("/") if p]
-    if len(parts) >= 3:
-        return parts[1]
+def _layer(tensor_name: str, layers: dict[str, str] | None = None) -> str:
+    """The layer a tensor comes from: as the source model's records name it (``layers``: source node -> layer),
+    else the scope that holds the op (``model/conv_1/BiasAdd;...`` -> ``conv_1``), else the name."""
+    if layers and tensor_name in layers:
+        return layers[tensor_name]
+    parts = [p for p in tensor_name.split(";")[0].split("/") if p]
+    if len(parts) >= 2:
+        return parts[-2]
     return parts[0] if parts else tensor_name
 
 
@@ -170,9 +173,11 @@ def _metrics(ref: np.ndarray, got: np.ndarray) -> tuple[float, float]:
 
 
 def build_report(float_model: bytes, quantized: bytes, samples: list[dict[str, np.ndarray]],
-                 mode: str = "", signature: str | None = None) -> QuantizationReport:
+                 mode: str = "", signature: str | None = None, layers: dict[str, str] | None = None,
+                 ) -> QuantizationReport:
     """Compare ``quantized`` with ``float_model`` op by op on ``samples`` (dicts of float inputs by name) through
-    ``signature`` (default: the first)."""
+    ``signature`` (default: the first). ``layers`` (source node -> layer name, from a conversion's records)
+    names each op's layer."""
     from .tflite.reader import read_model
 
     q, f = read_model(bytes(quantized)), read_model(bytes(float_model))
@@ -206,7 +211,7 @@ def build_report(float_model: bytes, quantized: bytes, samples: list[dict[str, n
             if ref.shape != got.shape:
                 continue
             snr, cos = _metrics(ref, got)
-            report.ops.append(OpError(op.index, kind, name, _layer(name), t.dtype, snr, cos))
+            report.ops.append(OpError(op.index, kind, name, _layer(fname, layers), t.dtype, snr, cos))
     noise = {o.tensor: _noise(o.snr_db) for o in report.ops}
     for o in report.ops:
         op = sg.operators[o.index]

@@ -341,7 +341,7 @@ def test_keep_float_worst_recovers_accuracy_where_one_layer_is_the_problem(keras
 
     plain, conv = quantized(report=True)
     report = conv.quantization_report
-    assert report.culprits(1)[0].layer.startswith("bad"), report.to_text()  # (Keras 3 scopes it bad_1)
+    assert report.culprits(1)[0].layer == "bad", report.to_text()  # the Keras layer's name (its scope: bad_1)
     assert report.worst(1)[0].snr_db < 3  # the error is everywhere downstream
     kept, conv2 = quantized(keep_float_worst=1)
     err_plain = np.abs(_outputs(plain, test) - ref).max()
@@ -349,6 +349,13 @@ def test_keep_float_worst_recovers_accuracy_where_one_layer_is_the_problem(keras
     assert err_kept < err_plain / 20, (err_plain, err_kept)
     assert np.mean(_outputs(kept, test).argmax(1) == ref.argmax(1)) >= 0.95
     assert any("keep_float_worst" in line and "bad" in line for line in conv2.log)
+    # the layer by its Keras name, as a user types it; a name that matches nothing is a warning, not silence
+    by_name, _ = quantized(keep_float=["bad"])
+    assert np.abs(_outputs(by_name, test) - ref).max() < err_plain / 20
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quantized(keep_float=["badd"])
+    assert any("'badd' name(s) no op or layer" in str(w.message) for w in caught)
     # the command line
     src = tmp_path / "m.keras"
     model.save(src)
