@@ -7,6 +7,7 @@ and hands it, with a frontend for the source, to the driver (``liteconvert.drive
 
 from __future__ import annotations
 
+import numbers
 import os
 import warnings
 from collections.abc import Iterable
@@ -74,6 +75,7 @@ class TFLiteConverter:
         # minmax for 16x8: liteconvert.quantize.calibrate.DEFAULT_METHOD)
         self.calibration: str | None = None
         self.calibration_samples: int | None = None  # use at most this many representative samples
+        self.dynamic_min_elements = 1024  # dynamic range: weights with fewer elements stay float (as Google's)
         self.keep_float: list[str] = []  # source node or layer names to leave in float
         self.float_final_activation = True  # int8 with a float output: a final SOFTMAX/LOGISTIC/TANH stays float
         # quantize, find the N ops the report finds add the most error, quantize again with them float
@@ -189,9 +191,17 @@ class TFLiteConverter:
             inference_output_type=io["inference_output_type"],
             integer_only=bool(integer_sets) and "TFLITE_BUILTINS" not in ops,
             calibration=self.calibration, calibration_samples=self.calibration_samples,
+            dynamic_min_elements=self._min_elements(),
             keep_float=list(self.keep_float), float_final_activation=bool(self.float_final_activation),
             pipeline=self.pipeline, metadata=self.metadata,
             check_invariants=bool(os.environ.get("LITECONVERT_CHECK_INVARIANTS")))  # (the test suite sets it)
+
+    def _min_elements(self) -> int:
+        n = self.dynamic_min_elements
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+            raise InvalidOptionError(f"dynamic_min_elements={n!r}. Fix: a whole number of elements, at least 0 "
+                                     "(0 quantizes every weight)")
+        return int(n)
 
     # -- conversion -----------------------------------------------------------------------------------------------
     def _build(self) -> Any:

@@ -418,3 +418,30 @@ def test_report_on_a_model_without_signatures_measures_hybrid_ops(tmp_path):
     ops = json.loads(r.stdout)["ops"]
     assert len(ops) >= 10 and "CONV_2D" in {o["op"] for o in ops}  # (small weights stay float)
     assert min(o["cosine"] for o in ops) > 0.95
+
+
+def test_dynamic_min_elements_is_configurable(model_files, tmp_path):
+    """Dynamic range leaves weights of fewer than 1024 elements float, as Google's converter does; the threshold
+    is ``dynamic_min_elements`` / ``--dynamic-min-elements``, and a bad value is one clear error."""
+    model, d, _, test, ref = model_files
+
+    def int8_weights(**extra) -> int:
+        conv = liteconvert.TFLiteConverter.from_keras_model(model)
+        conv.optimizations = [liteconvert.Optimize.DEFAULT]
+        for k, v in extra.items():
+            setattr(conv, k, v)
+        data = conv.convert()
+        assert np.abs(_outputs(data, test) - ref).max() < 0.05
+        return sum(t.dtype == "int8" for t in read_model(data).subgraphs[0].tensors)
+
+    default, everything = int8_weights(), int8_weights(dynamic_min_elements=0)
+    assert everything > default >= 1  # (the 3x3x3x16 stem and the 64x10 head are under 1024)
+    with pytest.raises(liteconvert.errors.InvalidOptionError, match="dynamic_min_elements"):
+        int8_weights(dynamic_min_elements=-1)
+    out = tmp_path / "all.tflite"
+    r = run_cli("convert", str(d / "cnn.keras"), "-o", str(out), "--quantize", "dynamic", "--dynamic-min-elements",
+                "0", "-q")
+    assert r.returncode == 0, r.stderr
+    assert sum(t.dtype == "int8" for t in read_model(out.read_bytes()).subgraphs[0].tensors) == everything
+    one_error_line(run_cli("convert", str(d / "cnn.keras"), "-o", str(out), "--quantize", "float16",
+                           "--dynamic-min-elements", "0"), 2, "--dynamic-min-elements")

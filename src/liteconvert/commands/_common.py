@@ -89,6 +89,9 @@ def add_quantize_arguments(p: argparse.ArgumentParser) -> None:
                    help="the model's input and output type (default float32; int8/uint8 with --quantize int8, int16 "
                         "with --quantize int16x8)")
     g.add_argument("--calibration-samples", type=int, metavar="N", help="use at most N samples")
+    g.add_argument("--dynamic-min-elements", type=int, default=None, metavar="N",
+                   help="with --quantize dynamic: weights of fewer than N elements stay float (default 1024, as "
+                        "Google's converter; 0 quantizes them all)")
     g.add_argument("--calibration", choices=("minmax", "percentile", "mse"), default=None,
                    help="how activation ranges are chosen from the samples (default: percentile for int8, minmax "
                         "for int16x8)")
@@ -113,7 +116,8 @@ def apply_quantize(conv: Any, args: argparse.Namespace) -> None:
     if mode is None:
         extra = [f for f, v in (("--representative-data", args.representative_data), ("--io-type", args.io_type),
                                 ("--integer-only", args.integer_only), ("--keep-float", args.keep_float),
-                                ("--keep-float-worst", args.keep_float_worst), ("--report", args.report))
+                                ("--keep-float-worst", args.keep_float_worst), ("--report", args.report),
+                                ("--dynamic-min-elements", args.dynamic_min_elements is not None))
                  if v and v != "float32"]
         if extra:
             raise InvalidOptionError(f"{', '.join(extra)} only apply with --quantize. Fix: add --quantize "
@@ -148,6 +152,10 @@ def apply_quantize(conv: Any, args: argparse.Namespace) -> None:
         conv.calibration_samples = args.calibration_samples
     if args.calibration:
         conv.calibration = args.calibration
+    if args.dynamic_min_elements is not None:
+        if mode != "dynamic":
+            raise InvalidOptionError(f"--dynamic-min-elements applies to --quantize dynamic, not {mode}. Fix: drop it")
+        conv.dynamic_min_elements = args.dynamic_min_elements
     conv.keep_float = list(args.keep_float)
     conv.keep_float_worst = args.keep_float_worst
     conv.report = args.report is not None
