@@ -50,8 +50,10 @@ class QuantizationReport:
 
     def culprits(self, n: int) -> list[OpError]:
         """The ``n`` ops that add the most error themselves (``added_error``): what keeping an op float can fix.
-        An op downstream of a bad one reads a bad input and adds little; the bad one adds a lot."""
-        return sorted(self.ops, key=lambda o: (-o.added_error, o.snr_db))[:n]
+        An op downstream of a bad one reads a bad input and adds little; the bad one adds a lot. (A QUANTIZE at
+        the interface is not one: it has no float form to keep.)"""
+        ops = [o for o in self.ops if o.op not in ("QUANTIZE", "DEQUANTIZE")]
+        return sorted(ops, key=lambda o: (-o.added_error, o.snr_db))[:n]
 
     def as_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "samples": self.samples, "outputs": self.outputs, "sizes": self.sizes,

@@ -440,13 +440,21 @@ def test_frontend_through_the_driver(converted, tmp_path):
     assert report.ok(), report.text()
 
 
-def test_frontend_reports_refused_and_custom_ops():
+def test_frontend_reports_refused_and_custom_ops(tmp_path):
     from liteconvert.config import ConversionConfig
+    from liteconvert.tflite.schema import builtin_code, fb
+    from liteconvert.tflite.writer import pack_model
 
     files = {os.path.basename(p): p for p in _mediapipe()}
-    sparse = TFLiteFrontend(files["pose_detection.tflite"])
-    imported = sparse.import_model(sparse.load(), ConversionConfig())
-    assert imported.model is None and {p.op_type for p in imported.problems} == {"DENSIFY"}
+    # a builtin liteconvert does not declare (RANK) in place of pose_detection's DENSIFY
+    m = fb().ModelT.InitFromPackedBuf(open(files["pose_detection.tflite"], "rb").read(), 0)
+    for code in m.operatorCodes:
+        if code.builtinCode == builtin_code("DENSIFY"):
+            code.builtinCode = code.deprecatedBuiltinCode = builtin_code("RANK")
+    (tmp_path / "rank.tflite").write_bytes(pack_model(m))
+    refused = TFLiteFrontend(str(tmp_path / "rank.tflite"))
+    imported = refused.import_model(refused.load(), ConversionConfig())
+    assert imported.model is None and {p.op_type for p in imported.problems} == {"RANK"}
     assert {r.status for r in imported.records} == {"builtin", "unsupported"}
 
     custom = TFLiteFrontend(files["face_landmark_with_attention.tflite"])
