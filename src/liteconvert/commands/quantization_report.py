@@ -35,12 +35,12 @@ def run(args: argparse.Namespace) -> int:
         from ..quantize import data
 
         inputs = [data.InputSpec(n, tuple(shape), dtype) for n, (shape, dtype) in specs.items()]
-        key = key or ""
-        samples = data.samples_by_signature(data.load(args.representative_data), {key: inputs}, key,
-                                            args.samples)[key]
+        tag = key or ""
+        samples = data.samples_by_signature(data.load(args.representative_data), {tag: inputs}, tag,
+                                            args.samples)[tag]
     else:
         samples = [random_inputs(specs, batch=1, seed=i) for i in range(16)]
-    report = build_report(float_bytes, quant_bytes, samples[:args.samples], signature=args.signature)
+    report = build_report(float_bytes, quant_bytes, samples[:args.samples], signature=key)
     sys.stdout.write(report.to_json() + "\n" if args.json else report.to_text())
     if args.html:
         write_atomic(args.html, report.to_html().encode("utf-8"))
