@@ -15,6 +15,7 @@ import glob
 import hashlib
 import io
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -29,11 +30,9 @@ from liteconvert.tflite.reader import read_model
 from liteconvert.tflite.writer import serialize, write_model
 from liteconvert.verify import make_interpreter, random_inputs, run_tflite, signature_specs
 
-MEDIAPIPE = os.path.join(ROOT, ".cache", "mediapipe-0.10.14", "mediapipe", "modules")
 FUZZ = os.path.join(ROOT, "tests", "data", "fuzz")
 
-# MediaPipe files liteconvert refuses, and why: DENSIFY (sparse weights densified at load time) is a LiteRT
-# builtin liteconvert has no declaration for.
+
 # -- what a file says, for comparing two files ------------------------------------------------------------------
 def _quant(q) -> tuple | None:
     return None if q is None else (tuple(np.float32(q.scale)), tuple(q.zero_point), q.axis)
@@ -374,10 +373,11 @@ def test_string_constants_round_trip():
 
 # -- MediaPipe's files -------------------------------------------------------------------------------------------
 def _mediapipe() -> list[str]:
-    files = sorted(glob.glob(os.path.join(MEDIAPIPE, "**", "*.tflite"), recursive=True))
-    if not files:
-        pytest.skip("the MediaPipe 0.10.14 models are not cached under .cache/mediapipe-0.10.14")
-    return files
+    """The 14 MediaPipe files, fetched and extracted on first use (a fresh machine has none cached)."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "metadata"))
+    from metadata_helpers import google_models
+
+    return google_models()
 
 
 def test_mediapipe_models_round_trip():
@@ -394,9 +394,7 @@ def test_mediapipe_models_round_trip():
 
 def test_mediapipe_custom_op_versions_survive():
     """MediaPipe registers its custom ops as version 2 and looks them up by version: the version survives."""
-    path = os.path.join(MEDIAPIPE, "face_landmark", "face_landmark_with_attention.tflite")
-    if not os.path.exists(path):
-        pytest.skip("face_landmark_with_attention.tflite is not cached")
+    path = next(p for p in _mediapipe() if p.endswith("face_landmark_with_attention.tflite"))
     model, _ = import_tflite(path)
     want = {n: v for n, v in _versions(path).items() if n.startswith("CUSTOM:")}
     got = {n: v for n, v in _versions(serialize(model)).items() if n.startswith("CUSTOM:")}
@@ -404,9 +402,7 @@ def test_mediapipe_custom_op_versions_survive():
 
 
 def test_mediapipe_without_signatures_gets_serving_default():
-    path = os.path.join(MEDIAPIPE, "hand_landmark", "hand_landmark_lite.tflite")
-    if not os.path.exists(path):
-        pytest.skip("hand_landmark_lite.tflite is not cached")
+    path = next(p for p in _mediapipe() if p.endswith("hand_landmark_lite.tflite"))
     model, extras = import_tflite(path)
     assert extras.synthesized_signature and extras.files.keys() == {"handedness.txt"}
     sg = model.subgraphs[0]
