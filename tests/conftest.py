@@ -112,6 +112,49 @@ def op_histogram(data: bytes) -> dict[str, int]:
     return hist
 
 
+# -- small TensorFlow models that several test files share ------------------------------------------------------
+
+def save_two_signature_model(tf, path) -> str:
+    """A SavedModel at ``path`` with signatures ``serving_default`` (x -> y = 2x) and ``other`` (x -> z = x + 1),
+    x being float32 [None, 2]."""
+
+    class M(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
+        def a(self, x):
+            return {"y": x * 2.0}
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
+        def b(self, x):
+            return {"z": x + 1.0}
+
+    m = M()
+    tf.saved_model.save(m, str(path), signatures={"serving_default": m.a, "other": m.b})
+    return str(path)
+
+
+def while_cond_module(tf):
+    """A tf.Module whose ``serve(x [None, 3], n)`` runs a tf.while_loop of n steps with a tf.cond inside (WHILE and
+    IF subgraphs, nested control flow)."""
+
+    class M(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable((np.eye(3) * 0.5 + 0.1).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32, name="x"),
+                                      tf.TensorSpec([], tf.int32, name="n")])
+        def serve(self, x, n):
+            def body(i, acc):
+                nxt = tf.matmul(acc, self.w) + 1.0
+                acc = tf.cond(tf.reduce_max(nxt) > 50.0, lambda: nxt * 0.1, lambda: nxt)
+                return i + 1, acc
+
+            _, out = tf.while_loop(lambda i, a: i < n, body, [tf.constant(0), x])
+            return {"out": out}
+
+    return M()
+
+
 @pytest.fixture(scope="session")
 def tf():
     from liteconvert.frontends.tensorflow.quiet import import_tensorflow

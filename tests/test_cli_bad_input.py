@@ -18,7 +18,7 @@ import zipfile
 import zlib
 
 import pytest
-from conftest import ROOT, one_error_line, run_cli
+from conftest import ROOT, one_error_line, run_cli, save_two_signature_model
 
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
@@ -408,18 +408,7 @@ def test_extract_caps_can_be_raised(seeds, tmp_path):
 # -- options that should be refused ------------------------------------------------------------------------------
 
 def test_signature_key_options(tf, keras_files, tmp_path):
-    class M(tf.Module):
-        @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
-        def a(self, x):
-            return {"y": x * 2.0}
-
-        @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
-        def b(self, x):
-            return {"z": x + 1.0}
-
-    m = M()
-    sm = tmp_path / "sm"
-    tf.saved_model.save(m, str(sm), signatures={"serving_default": m.a, "other": m.b})
+    sm = save_two_signature_model(tf, tmp_path / "sm")
     out = tmp_path / "o.tflite"
     one_error_line(cli("convert", str(sm), "-o", str(out), "--signature-keys", ""), 2, "names no signature")
     one_error_line(cli("convert", str(sm), "-o", str(out), "--signature-keys", ",,"), 2, "names no signature")

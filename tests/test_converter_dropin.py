@@ -9,7 +9,7 @@ import sys
 import warnings
 
 import numpy as np
-from conftest import ROOT, assert_close
+from conftest import ROOT, assert_close, save_two_signature_model
 
 import liteconvert
 from liteconvert.verify import make_interpreter
@@ -55,18 +55,7 @@ def test_keras_export_via_the_cli(keras, tmp_path):
 
 
 def test_savedmodel_with_two_signatures_keeps_both_like_google(tf, tmp_path):
-    class M(tf.Module):
-        @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
-        def a(self, x):
-            return {"y": x * 2.0}
-
-        @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32, name="x")])
-        def b(self, x):
-            return {"z": x + 1.0}
-
-    m = M()
-    path = str(tmp_path / "two")
-    tf.saved_model.save(m, path, signatures={"serving_default": m.a, "other": m.b})
+    path = save_two_signature_model(tf, tmp_path / "two")
     keys = {}
     for name, Converter in _both(tf):
         keys[name] = sorted(make_interpreter(Converter.from_saved_model(path).convert()).get_signature_list())

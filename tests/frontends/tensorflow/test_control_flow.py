@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_close, max_error, tolerance
+from conftest import assert_close, max_error, tolerance, while_cond_module
 
 import liteconvert
 from liteconvert.tflite.reader import read_model
@@ -35,23 +35,7 @@ def cond_module(tf):
 
 @pytest.fixture(scope="module")
 def while_module(tf):
-    class M(tf.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = tf.Variable((np.eye(3) * 0.5 + 0.1).astype(np.float32))
-
-        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32, name="x"),
-                                      tf.TensorSpec([], tf.int32, name="n")])
-        def serve(self, x, n):
-            def body(i, acc):
-                nxt = tf.matmul(acc, self.w) + 1.0
-                acc = tf.cond(tf.reduce_max(nxt) > 50.0, lambda: nxt * 0.1, lambda: nxt)  # nested control flow
-                return i + 1, acc
-
-            _, out = tf.while_loop(lambda i, a: i < n, body, [tf.constant(0), x])
-            return {"out": out}
-
-    return M()
+    return while_cond_module(tf)
 
 
 def _save(tf, module, path):

@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, assert_close
+from conftest import ROOT, assert_close, while_cond_module
 
 import liteconvert
 from liteconvert import metadata as md_api
@@ -197,24 +197,7 @@ def multi_io(keras):
 @pytest.fixture(scope="module")
 def control_flow(tf):
     """tf.while_loop with a tf.cond inside (WHILE and IF subgraphs)."""
-
-    class M(tf.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = tf.Variable((np.eye(3) * 0.5 + 0.1).astype(np.float32))
-
-        @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32, name="x"),
-                                      tf.TensorSpec([], tf.int32, name="n")])
-        def serve(self, x, n):
-            def body(i, acc):
-                nxt = tf.matmul(acc, self.w) + 1.0
-                acc = tf.cond(tf.reduce_max(nxt) > 50.0, lambda: nxt * 0.1, lambda: nxt)
-                return i + 1, acc
-
-            _, out = tf.while_loop(lambda i, a: i < n, body, [tf.constant(0), x])
-            return {"out": out}
-
-    return M()
+    return while_cond_module(tf)
 
 
 def _google(tf, make, **attrs) -> bytes:
