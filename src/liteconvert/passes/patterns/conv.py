@@ -50,25 +50,25 @@ def _net_padding(pads: Tensor | None, crops: Tensor | None, x: Tensor, rank: int
     return [(int(a), int(b)) for a, b in nets[0]]
 
 
+def _through_reshape(site: Site, t: Tensor) -> tuple[Op | None, Op | None]:
+    """(the RESHAPE producing ``t``, or None; the producer of the tensor before it)."""
+    cur = site.producers.get(t.uid)
+    if cur is not None and cur.kind == "RESHAPE":
+        return cur, site.producers.get(cur.inputs[0].uid)
+    return None, cur
+
+
 def _dilated_match(site: Site, b2s: Op) -> Rewrite | None:
     if b2s.kind != "BATCH_TO_SPACE_ND":
         return None
-    cur = site.producers.get(b2s.inputs[0].uid)
-    squeeze = None
-    if cur is not None and cur.kind == "RESHAPE":
-        squeeze, cur = cur, site.producers.get(cur.inputs[0].uid)
-    conv = cur
+    squeeze, conv = _through_reshape(site, b2s.inputs[0])
     if conv is None or conv.kind not in ("CONV_2D", "DEPTHWISE_CONV_2D") or act(conv) not in NO_ACT:
         return None
     if conv.attrs.get("padding") != "VALID" or conv.attrs.get("stride_h", 1) != 1 \
             or conv.attrs.get("stride_w", 1) != 1 or conv.attrs.get("dilation_h_factor", 1) != 1 \
             or conv.attrs.get("dilation_w_factor", 1) != 1:
         return None
-    cur = site.producers.get(conv.inputs[0].uid)
-    expand = None
-    if cur is not None and cur.kind == "RESHAPE":
-        expand, cur = cur, site.producers.get(cur.inputs[0].uid)
-    s2b = cur
+    expand, s2b = _through_reshape(site, conv.inputs[0])
     if s2b is None or s2b.kind != "SPACE_TO_BATCH_ND" or (expand is None) != (squeeze is None):
         return None
     block, block2 = int_const(s2b.inputs[1]), int_const(b2s.inputs[1])
