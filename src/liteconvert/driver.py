@@ -11,7 +11,7 @@ is anything with the :class:`~liteconvert.frontends.base.Frontend` protocol.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from .config import FLOAT, INT16X8, ConversionConfig, resolve_mode
@@ -61,7 +61,7 @@ def _source_problem(p: OpProblem, imported: Imported) -> OpProblem:
 
 
 def _run_passes(model: Model, config: ConversionConfig, records: list[NodeRecord] | None = None) -> PassContext:
-    ctx = PassContext(config=config, keep_float=_keep_float_names(config, records or []),
+    ctx = PassContext(config=config, keep_float=_keep_float_names(config.keep_float, records or []),
                       check=config.check_invariants)
     if ctx.check:
         check_invariants(model)
@@ -119,10 +119,10 @@ def build(frontend: Frontend, config: ConversionConfig) -> Conversion:
                       samples=samples)
 
 
-def _keep_float_names(config: ConversionConfig, records: list[NodeRecord]) -> set[str]:
-    """``config.keep_float``, plus the source nodes of each Keras layer named there (a graph's scopes may differ
-    from the layer's name: Keras 3 traces layer ``fc`` as ``fc_1``)."""
-    wanted = set(config.keep_float)
+def _keep_float_names(names: list[str], records: list[NodeRecord]) -> set[str]:
+    """``names`` (``config.keep_float``), plus the source nodes of each Keras layer named there (a graph's scopes
+    may differ from the layer's name: Keras 3 traces layer ``fc`` as ``fc_1``)."""
+    wanted = set(names)
     return wanted | {r.node for r in records if r.layer is not None and r.layer in wanted}
 
 
@@ -133,7 +133,7 @@ def _unmatched_keep_float(model: Model, config: ConversionConfig, records: list[
     ops = [op for _, op in model.all_ops()]
     out = []
     for k in config.keep_float:
-        ctx = PassContext(config=config, keep_float=_keep_float_names(replace(config, keep_float=[k]), records))
+        ctx = PassContext(config=config, keep_float=_keep_float_names([k], records))
         if not any(keep_float(op, ctx) for op in ops):
             out.append(k)
     return out

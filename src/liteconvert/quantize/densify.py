@@ -17,14 +17,14 @@ from ..tflite.sparsity import densify
 @register_pass
 def densify_constants(model: Model, ctx: PassContext) -> bool:
     """Decode each sparse constant to a dense one; a DENSIFY of a constant becomes its dense output."""
-    dense: dict[int, object] = {}
+    dense: set[int] = set()  # uids decoded
     changed = False
     for sg in model.subgraphs:
         for t in sg.tensors():
             if t.is_const and t.sparsity is not None and t.uid not in dense:
                 t.data = densify(t.data, t.sparsity, tuple(t.shape or ()), f"tensor '{t.name}'")
                 t.sparsity = None
-                dense[t.uid] = t
+                dense.add(t.uid)
                 changed = True
         kept = []
         for op in sg.ops:
