@@ -7,11 +7,10 @@ import json
 import os
 import subprocess
 import sys
-import zipfile
 
 import numpy as np
 import pytest
-from conftest import CACHE, ROOT
+from conftest import ROOT
 
 from liteconvert import ir
 from liteconvert.cli import EXIT_FAILED, EXIT_NOT_FOUND, main
@@ -21,7 +20,6 @@ from liteconvert.ir import Model, Op, Signature, Subgraph, Tensor
 from liteconvert.tflite.reader import read_model
 from liteconvert.tflite.writer import buffer_alignment, serialize
 
-MEDIAPIPE_WHEEL = "mediapipe-0.10.14-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
 MEDIAPIPE_MODELS = {
     "face_detection_short_range": "mediapipe/modules/face_detection/face_detection_short_range.tflite",
     "face_detection_full_range_sparse": "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
@@ -69,30 +67,11 @@ def reference(tf, keras, tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def mediapipe() -> dict[str, str]:
     """Real MediaPipe models, extracted from the mediapipe wheel (downloaded once into .cache, never installed)."""
-    wheels = os.path.join(CACHE, "wheels")
-    wheel = os.path.join(wheels, MEDIAPIPE_WHEEL)
-    if not os.path.exists(wheel):
-        os.makedirs(wheels, exist_ok=True)
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version",
-                 "3.11", "mediapipe==0.10.14", "-d", wheels], capture_output=True, text=True, timeout=300)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            pytest.skip(f"cannot download the mediapipe wheel for its .tflite models: {e}")
-        if proc.returncode != 0 or not os.path.exists(wheel):
-            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            pytest.skip(f"cannot download the mediapipe wheel for its .tflite models (pip: {last})")
-    out_dir = os.path.join(CACHE, "mediapipe")
-    os.makedirs(out_dir, exist_ok=True)
-    paths = {}
-    with zipfile.ZipFile(wheel) as z:
-        for name, member in MEDIAPIPE_MODELS.items():
-            path = os.path.join(out_dir, name + ".tflite")
-            if not os.path.exists(path) or os.path.getsize(path) != z.getinfo(member).file_size:
-                with open(path, "wb") as f:
-                    f.write(z.read(member))
-            paths[name] = path
-    return paths
+    sys.path.insert(0, os.path.join(ROOT, "tests", "metadata"))
+    from metadata_helpers import google_models
+
+    files = google_models()
+    return {name: next(p for p in files if p.endswith(member)) for name, member in MEDIAPIPE_MODELS.items()}
 
 
 # -- our output --------------------------------------------------------------------------------------------------
