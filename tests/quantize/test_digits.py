@@ -40,8 +40,9 @@ def test_each_mode_within_one_point_of_float(results, mode):
 @pytest.mark.parametrize("mode", INTEGER)
 def test_integer_modes_as_close_to_float_as_googles_and_as_accurate(results, mode):
     """Closeness to the float model (top-1 agreement, largest probability error) at least Google's; test-set
-    accuracy at least Google's less one test sample: on these networks Google's int8, which departs from the
-    float model 3x more often, happens to turn one wrong digit right (benchmarks/README.md has the figures)."""
+    accuracy at least Google's less one test sample: on these three networks Google's int8, which departs from
+    the float model 3x more often, happens to turn one wrong digit right. Accuracy at least Google's, with no
+    allowance, is asserted over 50 networks (test_integer_accuracy_at_least_googles_over_50_networks)."""
     r = results[mode]
     assert r["ours_agree"] >= r["google_agree"], (mode, r["ours_agree"], r["google_agree"])
     assert r["ours_error"] <= r["google_error"] * 1.05 + 1e-3, (mode, r["ours_error"], r["google_error"])
@@ -59,3 +60,20 @@ def test_op_versions_are_googles(results):
     versions we set deliberately higher (benchmarks/quant.py DELIBERATE)."""
     diffs = [d for r in results.values() for d in r["version_differences"] if "other dtypes" not in d]
     assert diffs == []
+
+
+@pytest.mark.slow
+def test_integer_accuracy_at_least_googles_over_50_networks(tf, keras):
+    """On one network, ours and Google's int8 differ by the odd test digit that quantization noise turns either
+    way (over 50 networks each is ahead on 14 and behind on 14). Over all 50 (19,850 test digits), with every
+    interface: our int8 and 16x8 accuracy at least Google's, within 1 point of float, and ours departs from the
+    float model no more often than Google's."""
+    import quant
+
+    r = quant.digits_networks()
+    print("\n" + quant.render({"digits_networks": r}))
+    assert r["networks"] == 50 and r["tests"] == 50 * TEST_SAMPLES
+    for mode, m in r["modes"].items():
+        assert m["ours"] >= m["google"], (mode, m)
+        assert m["ours"] >= r["float"] - 0.01 * r["tests"], (mode, m, r["float"])
+        assert m["ours_departures"] <= m["google_departures"], (mode, m)
