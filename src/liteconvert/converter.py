@@ -61,6 +61,7 @@ class TFLiteConverter:
 
     def __init__(self, frontend: Frontend, source: str):
         self._frontend = frontend
+        self._samples: dict[str, list[dict]] | None = None  # the last conversion's representative samples
         self._source = source
         self.optimizations: list[Any] = []
         self.target_spec = TargetSpec()
@@ -219,6 +220,7 @@ class TFLiteConverter:
             conversion = self._build_with(driver, config)
             self.log.append(f"keep_float_worst: kept {', '.join(worst)} in float")
         conversion.wants_report = wants_report
+        self._samples = conversion.samples  # what verify() runs a calibrated model on
         return conversion
 
     def _report(self, conversion: Any, data: bytes) -> Any:
@@ -291,11 +293,14 @@ class TFLiteConverter:
 
     def verify(self, data: bytes | str | os.PathLike[str], batch: int = 2, dynamic_dim: int = 32,
                seed: int = 0) -> VerifyReport:
-        """Run the source model and the converted model (bytes or a path) in LiteRT on the same random inputs;
-        compare. Dynamic dimensions are set to ``batch`` (the first) and ``dynamic_dim`` (the others)."""
+        """Run the source model and the converted model (bytes or a path) in LiteRT on the same inputs; compare.
+        After a calibrated conversion (int8, 16x8) the inputs are its first representative samples, else random
+        ones, whose dynamic dimensions are set to ``batch`` (the first) and ``dynamic_dim`` (the others). An
+        integer interface is fed quantized inputs and read dequantized."""
         from .verify import verify_frontend
 
-        return verify_frontend(self._frontend, data, batch=batch, dynamic_dim=dynamic_dim, seed=seed)
+        return verify_frontend(self._frontend, data, batch=batch, dynamic_dim=dynamic_dim, seed=seed,
+                               samples=self._samples)
 
 
 def converter_for(source: Any, signature_keys: list[str] | None = None, **options: Any) -> TFLiteConverter:

@@ -128,7 +128,11 @@ def _run_all(data: bytes, samples: list[dict[str, np.ndarray]], signature: str |
                 info = np.iinfo(d["dtype"])
                 x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(d["dtype"])
             feed[name] = x
-        run(feed)
+        if out:
+            run(feed)
+        else:
+            with silenced():  # the first invoke: the runtime announces its CPU delegate on stderr
+                run(feed)
         values = {}
         for d in details:
             try:
@@ -194,6 +198,7 @@ def build_report(float_model: bytes, quantized: bytes, samples: list[dict[str, n
     _, qvals = _run_all(quantized, samples, key, qi)
     sg = q.subgraphs[qi]
     report = QuantizationReport(mode, samples=len(samples))
+    noise: dict[str, float] = {}  # by the quantized model's tensor name
     for op in sg.operators:
         kind = q.operator_codes[op.opcode_index].display_name
         # a hybrid op (dynamic range: int8 weights, float activations) is measured by its float output
@@ -206,6 +211,9 @@ def build_report(float_model: bytes, quantized: bytes, samples: list[dict[str, n
             # a QUANTIZE the quantizer added (a graph input's) is compared with the float tensor it quantizes
             src = sg.tensors[op.inputs[0]].name if kind == "QUANTIZE" and op.inputs and op.inputs[0] >= 0 else name
             fname = name if all(name in f for f in fvals) else src
+            base, _, suffix = name.rpartition("/")
+            if not all(fname in f for f in fvals) and suffix in ("int8", "uint8", "int16") and base:
+                fname = base  # an output's integer tensor, renamed so the output keeps its name
             if not all(fname in f and name in g for f, g in zip(fvals, qvals, strict=True)):
                 continue
             ref = np.concatenate([f[fname].reshape(-1) for f in fvals])
@@ -213,8 +221,9 @@ def build_report(float_model: bytes, quantized: bytes, samples: list[dict[str, n
             if ref.shape != got.shape:
                 continue
             snr, cos = _metrics(ref, got)
-            report.ops.append(OpError(op.index, kind, name, _layer(fname, layers), t.dtype, snr, cos))
-    noise = {o.tensor: _noise(o.snr_db) for o in report.ops}
+            report.ops.append(OpError(op.index, kind, fname if fname != src else name, _layer(fname, layers),
+                                      t.dtype, snr, cos))
+            noise[name] = _noise(snr)
     for o in report.ops:
         op = sg.operators[o.index]
         ins = [noise[sg.tensors[i].name] for i in op.inputs if i >= 0 and sg.tensors[i].name in noise]

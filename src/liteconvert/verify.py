@@ -107,19 +107,70 @@ def signature_specs(model: bytes | str | os.PathLike[str], signature: str | None
             for name, d_ in details.items()}
 
 
+def interface_quantization(model: bytes | str | os.PathLike[str], signature: str | None = None,
+                           ) -> tuple[dict[str, tuple[float, int, str]], dict[str, tuple[float, int, str]]]:
+    """The integer interface of a signature: ``{name: (scale, zero point, dtype)}`` for its quantized inputs and
+    outputs (empty for a float interface)."""
+    runner = make_interpreter(model).get_signature_runner(signature)
+
+    def quantized(details: Mapping[str, Any]) -> dict[str, tuple[float, int, str]]:
+        out = {}
+        for name, d in details.items():
+            scale, zero = d.get("quantization", (0.0, 0))
+            if np.dtype(d["dtype"]).kind in "iu" and scale:
+                out[name] = (float(scale), int(zero), np.dtype(d["dtype"]).name)
+        return out
+
+    return quantized(runner.get_input_details()), quantized(runner.get_output_details())
+
+
 def verify_frontend(frontend: Any, model: bytes | str | os.PathLike[str], batch: int = 2, dynamic_dim: int = 32,
-                    seed: int = 0) -> VerifyReport:
-    """Run the frontend's source model and the converted ``model`` (bytes or a path) in LiteRT on the same random
-    inputs, per signature; compare."""
+                    seed: int = 0, samples: Mapping[str, list[dict[str, np.ndarray]]] | None = None,
+                    ) -> VerifyReport:
+    """Run the frontend's source model and the converted ``model`` (bytes or a path) in LiteRT on the same
+    inputs, per signature; compare. The inputs: a calibrated signature's representative samples (up to 8, from
+    ``samples``), else random ones. An integer interface (int8 / uint8 / int16 inputs and outputs) is fed the
+    quantized inputs and read dequantized, while the source gets the float values; random values for a quantized
+    input span its representable range."""
     from ._console import silenced
 
     loaded = frontend.load()  # loaded again: a conversion does not keep the source model alive
     report = VerifyReport()
     for key, reference in frontend.references(loaded).items():
-        specs = signature_specs(model, key)
-        inputs = random_inputs(specs, batch=batch, seed=seed, dynamic_dim=dynamic_dim)
-        with silenced():
-            ref = reference(inputs)
-        got = run_tflite(model, inputs, key)
-        report.signatures[key] = compare(got, ref)
+        qin, qout = interface_quantization(model, key)
+        given = (samples or {}).get(key)
+        if given:
+            feeds = [dict(s) for s in given[:8]]
+        else:
+            specs = {n: (shape, "float32" if n in qin else dtype)
+                     for n, (shape, dtype) in signature_specs(model, key).items()}
+            feed = random_inputs(specs, batch=batch, seed=seed, dynamic_dim=dynamic_dim)
+            rng = np.random.default_rng(seed + 1)
+            for name, (scale, zero, dtype) in qin.items():
+                info = np.iinfo(dtype)
+                levels = rng.uniform(info.min, info.max, feed[name].shape)
+                feed[name] = ((levels - zero) * scale).astype(np.float32)
+            feeds = [feed]
+        refs, gots = [], []
+        for feed in feeds:
+            with silenced():
+                refs.append(reference(feed))
+            ours = {n: _quantize(v, *qin[n]) if n in qin else v for n, v in feed.items()}
+            got = run_tflite(model, ours, key)
+            gots.append({n: ((v.astype(np.float64) - qout[n][1]) * qout[n][0]).astype(np.float32) if n in qout
+                         else v for n, v in got.items()})
+        report.signatures[key] = compare(_stack(gots), _stack(refs))
     return report
+
+
+def _quantize(x: np.ndarray, scale: float, zero: int, dtype: str) -> np.ndarray:
+    info = np.iinfo(dtype)
+    return np.clip(np.round(np.asarray(x, np.float64) / scale + zero), info.min, info.max).astype(dtype)
+
+
+def _stack(outputs: list[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Outputs of several runs, joined along the batch axis (one run: as they are)."""
+    if len(outputs) == 1:
+        return {k: np.asarray(v) for k, v in outputs[0].items()}
+    return {k: np.concatenate([np.asarray(o[k]).reshape(1, *np.shape(o[k])) if np.ndim(o[k]) == 0
+                               else np.asarray(o[k]) for o in outputs]) for k in outputs[0]}

@@ -22,8 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="emit ops LiteRT cannot run as custom ops named after the source op (you supply kernels)")
     p.add_argument("--target_ops", dest="target_ops", help=argparse.SUPPRESS)  # tflite_convert: A,B op sets
     p.add_argument("--verify", action="store_true",
-                   help="run the source model and the result in LiteRT on random inputs and compare; "
-                        "on a mismatch nothing is written")
+                   help="run the source model and the result in LiteRT on the same inputs (the first "
+                        "representative samples after calibration, else random ones) and compare; on a mismatch "
+                        "nothing is written")
     p.add_argument("--tolerance", type=float, default=None,
                    help="with --verify: largest max abs error allowed, relative to max(1, max|reference|) "
                         "(default 1e-4; 0.1 for a quantized model)")
@@ -84,14 +85,21 @@ def _apply_op_sets(conv: object, args: argparse.Namespace) -> None:
 
 
 def _verify(conv: object, data: str, args: argparse.Namespace) -> None:
-    """Compare the result with the source model on random inputs; raise (nothing written) on a mismatch."""
+    """Compare the result with the source model (on the representative samples after calibration, else on random
+    inputs); raise (nothing written) on a mismatch."""
     from ..errors import ConversionError
 
     report = conv.verify(data)  # type: ignore[attr-defined]
-    tolerance = args.tolerance if args.tolerance is not None else (0.1 if getattr(args, "quantize", None) else 1e-4)
+    mode = getattr(args, "quantize", None)
+    tolerance = args.tolerance if args.tolerance is not None else (0.1 if mode else 1e-4)
     if not report.ok(tolerance):
+        if mode:  # quantization error, not a conversion bug: what to do about it
+            fix = ("see which layers cost it with --report, keep them float with --keep-float-worst N, "
+                   + ("or try --quantize int16x8; " if mode == "int8" else "") + "--tolerance accepts a larger "
+                   "difference")
+        else:
+            fix = "report the model to the liteconvert developers; --tolerance accepts a larger difference"
         raise ConversionError(f"verification failed: {report.text()} (relative {report.worst:.2e} > "
-                              f"{tolerance:g}); nothing written. Fix: report the model to the liteconvert "
-                              "developers; --tolerance accepts a larger difference")
+                              f"{tolerance:g}); nothing written. Fix: {fix}")
     if not args.quiet:
         sys.stdout.write(f"verified: {report.text()}\n")

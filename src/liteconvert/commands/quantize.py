@@ -17,7 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="the float .tflite file")
     p.add_argument("-o", "--output", required=True, help="the .tflite file to write")
     p.add_argument("--verify", action="store_true",
-                   help="run the original and the result in LiteRT on random inputs and compare; on a mismatch "
+                   help="run the original and the result in LiteRT on the same inputs (the first representative "
+                        "samples after calibration, else random ones) and compare; on a mismatch "
                         "nothing is written")
     p.add_argument("--tolerance", type=float, default=None, help="with --verify (default 0.1, relative)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")

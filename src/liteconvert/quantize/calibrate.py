@@ -113,7 +113,11 @@ def calibrate(model: Model, samples: dict[str, list[dict[str, np.ndarray]]], see
             ranges.setdefault(t.uid, Range())
         runner = interp.get_signature_runner(key)
         for sample in batch:
-            runner(**sample)
+            if done:
+                runner(**sample)
+            else:
+                with silenced():  # the first invoke: the runtime announces its CPU delegate on stderr
+                    runner(**sample)
             for i, t in watched:
                 ranges[t.uid].add(interp.get_tensor(i, index), rng)
             done += 1

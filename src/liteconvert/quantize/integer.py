@@ -336,6 +336,25 @@ def _interface(sig: Signature, sg: Subgraph, st: _State, in_type: str, out_type:
     return head
 
 
+def _keep_interface_names(sg: Subgraph, inputs: list[str], outputs: list[str], names: set[str]) -> None:
+    """The subgraph's inputs and outputs keep the names the float model gave them (as Google's converter keeps
+    them), whatever QUANTIZE / DEQUANTIZE now stands at the interface: a tensor inside that had the name is
+    renamed ``NAME/<dtype>`` (the quantization report maps it back)."""
+    by_name = {t.name: t for t in sg.tensors()}
+    for tensors, wanted in ((sg.inputs, inputs), (sg.outputs, outputs)):
+        for t, name in zip(tensors, wanted, strict=True):
+            if t.name == name:
+                continue
+            inner = by_name.get(name)
+            if inner is not None and inner is not t:
+                inner.name = unique_name(names, f"{name}/{inner.dtype}")
+                by_name[inner.name] = inner
+            by_name.pop(t.name, None)
+            t.name = name
+            by_name[name] = t
+            names.add(name)
+
+
 @register_pass
 def quantize_activations(model: Model, ctx: PassContext) -> bool:
     """Full integer quantization of every signature's subgraph (int8, or int16 activations for 16x8) from the
@@ -375,6 +394,7 @@ def quantize_activations(model: Model, ctx: PassContext) -> bool:
                                                   f"{reasons[id(op)]}", status="limited", limitation="quantization"))
             new.extend(pre)
             new.append(op)
+        interface_names = [t.name for t in sg.inputs], [t.name for t in sg.outputs]
         tail: list[Op] = []
         old = list(sg.outputs)
         sg.outputs = [_float_input(t, st, tail) for t in sg.outputs]
@@ -385,6 +405,7 @@ def quantize_activations(model: Model, ctx: PassContext) -> bool:
                 other.outputs = {k: moved.get(t.uid, t) for k, t in other.outputs.items()}
         head = _interface(sig, sg, st, ctx.config.inference_input_type, ctx.config.inference_output_type)
         sg.ops[:0] = head
+        _keep_interface_names(sg, *interface_names, names)
         for other in model.signatures:  # signatures sharing this subgraph see the same interface
             if other is not sig and other.subgraph is sg:
                 other.inputs = dict(zip(other.inputs, sig.inputs.values(), strict=True))

@@ -1,0 +1,121 @@
+"""A quantized model's interface, the way scripts reach it: its input and output tensors keep the float model's
+names with every interface type (as Google's converter keeps them; code that looks tensors up by name keeps
+working), and ``--verify`` / ``converter.verify`` check every mode and interface type against the source, on the
+representative samples when there are some."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+from conftest import ROOT, run_cli
+
+import liteconvert
+from liteconvert.verify import make_interpreter
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "metadata"))
+
+MODES = [("int8", None), ("int8", "int8"), ("int8", "uint8"), ("int16x8", None), ("int16x8", "int16"),
+         ("dynamic", None), ("float16", None)]
+
+
+@pytest.fixture(scope="module")
+def cnn(keras, tmp_path_factory):
+    keras.utils.set_random_seed(3)
+    inp = keras.Input((10, 10, 3), name="image")
+    h = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    out = keras.layers.Dense(4, activation="softmax", name="probs")(keras.layers.Dense(40, activation="relu")(h))
+    model = keras.Model(inp, out)
+    d = tmp_path_factory.mktemp("iface")
+    model.save(d / "cnn.keras")
+    model.export(str(d / "sm"), verbose=False)
+    calib = np.random.default_rng(0).uniform(0, 1, (32, 10, 10, 3)).astype(np.float32)
+    np.savez(d / "calib.npz", image=calib)
+    return model, d, calib
+
+
+def _names(data: bytes) -> tuple[list[str], list[str]]:
+    it = make_interpreter(data)
+    return [d["name"] for d in it.get_input_details()], [d["name"] for d in it.get_output_details()]
+
+
+def _configure(conv, tf, mode: str, io: str | None, calib: np.ndarray) -> None:
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        conv.target_spec.supported_types = [tf.float16]
+    if mode in ("int8", "int16x8"):
+        conv.representative_dataset = lambda: ([calib[i:i + 1]] for i in range(len(calib)))
+    if mode == "int16x8":
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    if io:
+        conv.inference_input_type = conv.inference_output_type = getattr(tf, io)
+
+
+@pytest.mark.parametrize("mode,io", MODES)
+def test_interface_keeps_the_float_names_like_googles(tf, cnn, mode, io):
+    model, _, calib = cnn
+    names = {}
+    for who, module in (("ours", liteconvert), ("google", tf.lite)):
+        float_names = _names(module.TFLiteConverter.from_keras_model(model).convert())
+        conv = module.TFLiteConverter.from_keras_model(model)
+        _configure(conv, tf, mode, io, calib)
+        names[who] = (float_names, _names(conv.convert()))
+    assert names["google"][0] == names["google"][1]  # what Google's converter does
+    assert names["ours"][0] == names["ours"][1]
+
+
+def test_quantize_keeps_a_mediapipe_models_tensor_names(tmp_path):
+    """MediaPipe models have no SignatureDefs: their graphs are wired by tensor name and order."""
+    from metadata_helpers import google_models
+
+    path = next(p for p in google_models() if p.endswith("face_detection_short_range.tflite"))
+    src = open(path, "rb").read()
+    calib = np.random.default_rng(0).uniform(-1, 1, (8, 128, 128, 3)).astype(np.float32)
+    np.savez(tmp_path / "c.npz", input=calib)
+    for mode, io in (("int8", None), ("int8", "uint8"), ("int16x8", "int16")):
+        args = ["quantize", path, "-o", str(tmp_path / "q.tflite"), "--quantize", mode, "--representative-data",
+                str(tmp_path / "c.npz"), "-q"] + (["--io-type", io] if io else [])
+        res = run_cli(*args)
+        assert res.returncode == 0, res.stderr
+        assert _names((tmp_path / "q.tflite").read_bytes()) == _names(src), (mode, io)
+
+
+@pytest.mark.parametrize("source", ["cnn.keras", "sm"])
+@pytest.mark.parametrize("mode,io", MODES)
+def test_verify_checks_every_mode_and_interface(cnn, tmp_path, source, mode, io):
+    """``--verify`` feeds an integer interface quantized inputs and reads it dequantized (it used to fail with an
+    internal error there), and checks a calibrated model on its representative samples."""
+    _, d, _ = cnn
+    args = ["convert", str(d / source), "-o", str(tmp_path / "q.tflite"), "--quantize", mode, "--verify"]
+    if mode in ("int8", "int16x8"):
+        args += ["--representative-data", str(d / "calib.npz")]
+    if io:
+        args += ["--io-type", io]
+    res = run_cli(*args)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("verified: max abs error vs source: serving_default/"), res.stdout
+    err = float(res.stdout.splitlines()[0].split()[-1])
+    assert err < 0.05, res.stdout
+
+
+def test_python_verify_on_the_representative_samples(tf, cnn):
+    model, _, calib = cnn
+    conv = liteconvert.TFLiteConverter.from_keras_model(model)
+    _configure(conv, tf, "int8", "int8", calib)
+    data = conv.convert()
+    report = conv.verify(data)
+    assert report.ok(0.05), report.text()
+    # the same comparison by hand: the first 8 representative samples, quantized in, dequantized out
+    it = make_interpreter(data)
+    runner = it.get_signature_runner()
+    (iname, idet), = runner.get_input_details().items()
+    (oname, odet), = runner.get_output_details().items()
+    (si, zi), (so, zo) = idet["quantization"], odet["quantization"]
+    x = calib[:8]
+    q = np.clip(np.round(x / si + zi), -128, 127).astype(np.int8)
+    got = np.concatenate([(runner(**{iname: q[i:i + 1]})[oname].astype(np.float32) - zo) * so for i in range(8)])
+    want = np.asarray(model(x))
+    assert abs(np.max(np.abs(got - want)) - report.signatures["serving_default"][0].max_abs_error) < 1e-5
