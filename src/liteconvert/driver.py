@@ -84,7 +84,7 @@ def build(frontend: Frontend, config: ConversionConfig) -> Conversion:
         raise UnsupportedOpsError(imported.problems)
     model = imported.model
     config, note = resolve_mode(config, quantization_aware(model))
-    samples = _representative_samples(model, config)  # checked before any work on the model
+    samples = _representative_samples(model, config, getattr(getattr(frontend, "extras", None), "metadata", None))
     unmatched = _unmatched_keep_float(model, config, imported.records) if config.mode != FLOAT else []
     ctx = _run_passes(model, config, imported.records)
     if note:
@@ -145,10 +145,13 @@ def quantization_aware(model: Model) -> bool:
         t.range_hint is not None for sg in model.subgraphs for t in sg.tensors())
 
 
-def _representative_samples(model: Model, config: ConversionConfig) -> dict[str, list[dict]] | None:
+def _representative_samples(model: Model, config: ConversionConfig, carried_metadata: bytes | None = None,
+                            ) -> dict[str, list[dict]] | None:
     """The representative data as checked samples per signature key, for the modes that calibrate (None
-    otherwise, and for a quantization-aware-trained model given none: its ranges are in the graph)."""
-    from .quantize import CALIBRATED, data
+    otherwise, and for a quantization-aware-trained model given none: its ranges are in the graph). Checked
+    before any work on the model. A folder of images without a normalization takes the one in the metadata being
+    attached, else in the metadata the source carried (``carried_metadata``)."""
+    from .quantize import CALIBRATED, data, images
 
     if config.mode not in CALIBRATED:
         return None
@@ -158,8 +161,12 @@ def _representative_samples(model: Model, config: ConversionConfig) -> dict[str,
         raise InvalidModelError("the model has no signature to calibrate. Fix: convert a model with a signature")
     specs = {sig.key: [data.InputSpec(n, tuple(t.shape or ()), t.dtype) for n, t in sig.inputs.items()]
              for sig in model.signatures}
+    norm = None
+    if isinstance(config.representative_data, images.ImageFolder) and config.representative_data.normalization \
+            is None:
+        norm = _metadata_normalization(model, config, carried_metadata)
     samples = data.samples_by_signature(config.representative_data, specs, model.signatures[0].key,
-                                        config.calibration_samples)
+                                        config.calibration_samples, norm)
     if config.integer_only:
         missing = _uncalibrated(model, samples)
         if missing:
@@ -168,6 +175,24 @@ def _representative_samples(model: Model, config: ConversionConfig) -> dict[str,
                                      f"('{missing[0]}', {{input name: array}}) samples (from the command line: "
                                      f"arrays keyed '{missing[0]}/INPUT')")
     return samples
+
+
+def _metadata_normalization(model: Model, config: ConversionConfig, carried: bytes | None,
+                            ) -> tuple[list[float], list[float]] | None:
+    """(mean, std) that the TFLite metadata (the one this conversion attaches, else the source's) records for the
+    first signature's one input."""
+    from .metadata import prepare
+    from .metadata.schema import decode
+    from .quantize.images import model_normalization
+
+    raw = prepare(config.metadata, model)[0] if config.metadata is not None else carried
+    sig = model.signatures[0]
+    if raw is None or len(sig.inputs) != 1:
+        return None
+    tensor = next(iter(sig.inputs.values()))
+    inputs = model.subgraphs[0].inputs if model.subgraphs else []
+    index = next((i for i, t in enumerate(inputs) if t is tensor), 0)
+    return model_normalization(decode(raw), index)
 
 
 def _uncalibrated(model: Model, samples: dict[str, list[dict]] | None) -> list[str]:

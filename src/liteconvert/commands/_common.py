@@ -83,8 +83,9 @@ def add_quantize_arguments(p: argparse.ArgumentParser) -> None:
                    "--representative-data)")
     g.add_argument("--representative-data", metavar="FILE.npz|FILE.npy|DIR",
                    help="calibration samples: an .npz with one array per input (keyed by input name, samples along "
-                        "the first axis), one .npy for a one-input model, or a folder of .npy files named after "
-                        "the inputs")
+                        "the first axis), one .npy for a one-input model, a folder of .npy files named after "
+                        "the inputs, or a folder of images (.jpg, .png, ...) for a model with one image input")
+    add_image_norm_argument(g)
     g.add_argument("--io-type", choices=("float32", "int8", "uint8", "int16"), default=None,
                    help="the model's input and output type (default float32; int8/uint8 with --quantize int8, int16 "
                         "with --quantize int16x8)")
@@ -107,6 +108,21 @@ def add_quantize_arguments(p: argparse.ArgumentParser) -> None:
                    help="print the per-op quantization report; with FILE.html or FILE.json also write it there")
 
 
+def add_image_norm_argument(g: Any) -> None:
+    g.add_argument("--image-norm", nargs=2, metavar=("MEAN", "STD"), default=None,
+                   help="with a folder of images: a float input gets (pixel - MEAN) / STD, pixels 0-255 (e.g. 0 255 "
+                        "for [0, 1], 127.5 127.5 for [-1, 1]; per channel: 123.7,116.3,103.5 58.4,57.1,57.4). "
+                        "Default: the normalization in the model's TFLite metadata")
+
+
+def load_representative_data(args: argparse.Namespace) -> Any:
+    """``--representative-data`` (with ``--image-norm`` for a folder of images)."""
+    from ..quantize import data, images
+
+    norm = images.parse_norm(args.image_norm) if args.image_norm else None
+    return data.load(args.representative_data, norm)
+
+
 def apply_quantize(conv: Any, args: argparse.Namespace) -> None:
     """Map the quantization flags onto the converter's tf.lite attributes."""
     from ..config import OpsSet, Optimize
@@ -115,6 +131,7 @@ def apply_quantize(conv: Any, args: argparse.Namespace) -> None:
     calibrated = mode in ("int8", "int16x8")
     if mode is None:
         extra = [f for f, v in (("--representative-data", args.representative_data), ("--io-type", args.io_type),
+                                ("--image-norm", args.image_norm),
                                 ("--integer-only", args.integer_only), ("--keep-float", args.keep_float),
                                 ("--keep-float-worst", args.keep_float_worst), ("--report", args.report),
                                 ("--dynamic-min-elements", args.dynamic_min_elements is not None))
@@ -126,10 +143,11 @@ def apply_quantize(conv: Any, args: argparse.Namespace) -> None:
     conv.optimizations = [Optimize.DEFAULT]
     if mode == "float16":
         conv.target_spec.supported_types = ["float16"]
+    if args.image_norm and not args.representative_data:
+        raise InvalidOptionError("--image-norm applies to a folder of images given as --representative-data. Fix: "
+                                 "drop it, or add --representative-data DIR")
     if calibrated and args.representative_data:
-        from ..quantize import data
-
-        conv.representative_dataset = data.load(args.representative_data)
+        conv.representative_dataset = load_representative_data(args)
     elif mode == "int8":
         # no data: only a quantization-aware-trained model (its ranges are in the graph) can be int8; any other
         # is one error from the driver, once the model is read, naming --representative-data

@@ -15,6 +15,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("float_model", help="the float .tflite")
     p.add_argument("quantized_model", help="the quantized .tflite")
     p.add_argument("--representative-data", metavar="FILE.npz|DIR", help="samples (default: 16 random inputs)")
+    from ._common import add_image_norm_argument
+
+    add_image_norm_argument(p)
     p.add_argument("--samples", type=int, default=64, help="at most this many samples (default 64)")
     p.add_argument("--signature", metavar="KEY", help="the signature to compare (default: the first)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -33,11 +36,15 @@ def run(args: argparse.Namespace) -> int:
     specs = signature_specs(float_bytes, key)
     if args.representative_data:
         from ..quantize import data
+        from ._common import load_representative_data
 
         inputs = [data.InputSpec(n, tuple(shape), dtype) for n, (shape, dtype) in specs.items()]
         tag = key or ""
-        samples = data.samples_by_signature(data.load(args.representative_data), {tag: inputs}, tag,
-                                            args.samples)[tag]
+        samples = data.samples_by_signature(load_representative_data(args), {tag: inputs}, tag, args.samples,
+                                            _metadata_normalization(float_bytes, inputs))[tag]
+    elif args.image_norm:
+        raise InvalidOptionError("--image-norm applies to a folder of images given as --representative-data. Fix: "
+                                 "drop it, or add --representative-data DIR")
     else:
         samples = [random_inputs(specs, batch=1, seed=i) for i in range(16)]
     report = build_report(float_bytes, quant_bytes, samples[:args.samples], signature=key)
@@ -58,3 +65,13 @@ def _signature(model: bytes, wanted: str | None) -> str | None:
         raise InvalidOptionError(f"--signature {wanted}: the float model has {', '.join(keys) or 'no signatures'}. "
                                  "Fix: name one of those")
     return wanted or (keys[0] if keys else None)
+
+
+def _metadata_normalization(model: bytes, inputs: list) -> tuple[list[float], list[float]] | None:
+    """The normalization the float model's TFLite metadata records for its one input (for a folder of images)."""
+    if len(inputs) != 1:
+        return None
+    from ..metadata import read
+    from ..quantize.images import model_normalization
+
+    return model_normalization(read(model)["metadata"])

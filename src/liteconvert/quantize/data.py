@@ -4,8 +4,8 @@ Accepted the ways Google's converter accepts it: ``representative_dataset`` is a
 of samples, each a list of input arrays in signature order, a dict keyed by input name, or a ``(signature_key,
 dict)`` tuple for a model with several signatures. From the command line, ``--representative-data`` names an
 ``.npz`` (one array per input, keyed by the input's name, or ``SIGNATURE/INPUT`` for another signature than the
-first; samples along the first axis), one ``.npy`` (for a model with one input) or a folder of ``.npy`` files
-named after the inputs.
+first; samples along the first axis), one ``.npy`` (for a model with one input), a folder of ``.npy`` files
+named after the inputs, or a folder of images for a model with one image input (``images.py``).
 Every problem is one clear error: a missing input, a wrong shape or dtype, an empty set, object arrays (files
 are never unpickled), NaN or Inf values.
 """
@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import os
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import InvalidOptionError
+from . import images
+from .images import ImageFolder
 
 
 @dataclass(frozen=True)
@@ -64,18 +66,29 @@ def samples(dataset: Any, inputs: list[InputSpec], limit: int | None = None) -> 
 
 
 def samples_by_signature(dataset: Any, signatures: Mapping[str, list[InputSpec]], default: str,
-                         limit: int | None = None) -> dict[str, list[dict[str, np.ndarray]]]:
+                         limit: int | None = None, image_normalization: tuple[list[float], list[float]] | None = None,
+                         ) -> dict[str, list[dict[str, np.ndarray]]]:
     """The representative samples per signature key, each checked against that signature's inputs.
 
     A sample is a list of arrays in input order, a dict keyed by input name, or (as Google's converter takes for
     a model with several signatures) a ``(signature_key, dict)`` tuple; untagged samples go to ``default``. A
     mapping of arrays (an ``.npz``) is split along the first axis, arrays keyed ``KEY/INPUT`` going to signature
-    ``KEY``. ``limit`` caps the samples per signature. Signatures given no samples are absent from the result."""
+    ``KEY``. ``limit`` caps the samples per signature. An :class:`ImageFolder` calibrates ``default``'s one image
+    input (``image_normalization``: the model's own, used when the folder was given none). Signatures given no
+    samples are absent from the result."""
     if dataset is None:
         raise InvalidOptionError("full-integer quantization needs representative data (a few hundred typical "
                                  "inputs) to measure the ranges of the activations. Fix: set "
                                  "converter.representative_dataset, or pass --representative-data FILE.npz")
     source = dataset() if callable(dataset) else dataset
+    if isinstance(source, ImageFolder):
+        inputs = signatures[default]
+        if len(inputs) != 1:
+            raise InvalidOptionError(f"a folder of images calibrates a model with one input; "
+                                     f"{'signature ' + repr(default) if default else 'the model'} takes "
+                                     f"{len(inputs)} ({', '.join(s.name for s in inputs)}). Fix: save the samples as "
+                                     "an .npz, one array per input")
+        source = source.samples(inputs[0], limit, image_normalization)
     if isinstance(source, Mapping):  # one dict of arrays with the samples along the first axis (an .npz)
         source = _split_by_signature(source, signatures, default)
     if not isinstance(source, Iterable) or isinstance(source, (str, bytes)):
@@ -171,18 +184,35 @@ def _load_npy(path: str) -> np.ndarray:
     return np.load(path, allow_pickle=False)
 
 
-def load(path: str) -> Callable[[], list[dict[str, np.ndarray]]] | dict[str, np.ndarray]:
+def load(path: str, image_norm: tuple[Sequence[float], Sequence[float]] | None = None,
+         ) -> dict[str, np.ndarray] | ImageFolder:
     """Arrays from an ``.npz``, one ``.npy`` (a one-input model's samples) or a folder of ``.npy`` files named
-    after the inputs (``allow_pickle=False``: never unpickled)."""
+    after the inputs (``allow_pickle=False``: never unpickled); or a folder of images (decoded once the model's
+    input is known; ``image_norm``: (mean, std) for a float input)."""
     from ..files import check_input
 
     check_input(path, "representative data", directory=None)
     try:
         if os.path.isdir(path):
-            files = sorted(f for f in os.listdir(path) if f.endswith(".npy"))
+            names = os.listdir(path)
+            files = sorted(f for f in names if f.endswith(".npy"))
+            pictures = [f for f in names if images.is_image(f)]
+            if files and pictures:
+                raise InvalidOptionError(f"{path} holds both .npy files and images. Fix: keep one kind of sample "
+                                         "in the folder")
+            if pictures:
+                found = images.folder(path, names, image_norm)
+                if found.files:
+                    return found
+            if image_norm is not None:
+                raise InvalidOptionError("--image-norm applies to a folder of images. Fix: drop it, or pass the "
+                                         "folder")
             if not files:
-                raise InvalidOptionError(f"{path} holds no .npy files. Fix: one .npy per input, named after it")
+                raise InvalidOptionError(f"{path} holds no .npy files or images. Fix: one .npy per input, named "
+                                         f"after it, or image files ({', '.join(images.SUFFIXES)})")
             return {f[:-4]: _load_npy(os.path.join(path, f)) for f in files}
+        if image_norm is not None:
+            raise InvalidOptionError("--image-norm applies to a folder of images. Fix: drop it, or pass the folder")
         with open(path, "rb") as f:
             magic = f.read(6)
         if magic == _NPY_MAGIC:  # one array: the samples of a model's one input
