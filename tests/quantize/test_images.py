@@ -218,3 +218,16 @@ def test_uint8_input_takes_the_pixels_as_they_are(keras, photos, tmp_path):
     res = run_cli("convert", str(tmp_path / "u.keras"), "-o", str(tmp_path / "x.tflite"), "--quantize", "int8",
                   "--representative-data", str(photos), "--image-norm", "0", "255")
     one_error_line(res, 2, "uint8 pixels")
+
+
+def test_channels_first_input(keras, photos, tmp_path):
+    keras.utils.set_random_seed(4)
+    inp = keras.Input((3, 20, 24), name="nchw")
+    h = keras.layers.Conv2D(4, 3, activation="relu")(keras.layers.Permute((2, 3, 1))(inp))
+    keras.Model(inp, keras.layers.Dense(2)(keras.layers.Flatten()(h))).save(tmp_path / "c.keras")
+    np.savez(tmp_path / "same.npz", nchw=np.transpose(_by_hand(photos, (20, 24), 3, 0, 255), (0, 3, 1, 2)))
+    for name, data in (("folder", [str(photos), "--image-norm", "0", "255"]), ("npz", [str(tmp_path / "same.npz")])):
+        res = run_cli("convert", str(tmp_path / "c.keras"), "-o", str(tmp_path / f"{name}.tflite"), "--quantize",
+                      "int8", "--representative-data", *data)
+        assert res.returncode == 0, res.stderr
+    assert (tmp_path / "folder.tflite").read_bytes() == (tmp_path / "npz.tflite").read_bytes()
