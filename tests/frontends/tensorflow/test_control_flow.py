@@ -106,3 +106,39 @@ def test_while_loop_cli_and_check(tf, while_module, tmp_path):
     assert report.converts_as_is, report.to_text()
     rows = {r.op_type: r for r in report.rows}
     assert "WHILE" in rows["While"].litert_ops or "WHILE" in rows.get("StatelessWhile", rows["While"]).litert_ops
+
+
+def test_stateless_cond_after_frozen_weights_stays_an_if(tf, tmp_path):
+    """A tf.cond whose branches read no variable (StatelessIf) on a value computed from frozen weights: Grappler's
+    function inlining used to lower it to v1 Switch / Merge, which has no LiteRT form, so the model was refused
+    (Google's converter converts it). From a concrete function and a SavedModel, both branches, and the CLI."""
+    from conftest import run_cli
+
+    class M(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(np.random.default_rng(4).standard_normal((4, 4)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([1, 4], tf.float32, name="x")])
+        def serve(self, x):
+            y = tf.matmul(x, self.w)
+            return {"y": tf.cond(tf.reduce_sum(y) > 0.0, lambda: tf.nn.relu(y), lambda: y * 2.0)}
+
+    m = M()
+    path = _save(tf, m, tmp_path / "scond")
+    theirs = tf.lite.TFLiteConverter.from_saved_model(path).convert()
+    for data in (liteconvert.TFLiteConverter.from_saved_model(path).convert(),
+                 liteconvert.TFLiteConverter.from_concrete_functions([m.serve.get_concrete_function()], m).convert()):
+        assert _ops(data).get("IF") == 1, _ops(data)
+        rng = np.random.default_rng(5)
+        branches = set()
+        for _ in range(12):
+            x = rng.standard_normal((1, 4)).astype(np.float32)
+            want = m.serve(tf.constant(x))["y"].numpy()
+            branches.add(bool(np.sum(x @ m.w.numpy()) > 0))
+            assert_close(run_tflite(data, {"x": x})["y"], want)
+            assert max_error(run_tflite(theirs, {"x": x})["y"], want) <= tolerance(want)
+        assert branches == {True, False}
+    out = tmp_path / "scond.tflite"
+    res = run_cli("convert", path, "-o", str(out), "--verify")
+    assert res.returncode == 0 and res.stdout.startswith("verified:"), res.stderr

@@ -234,12 +234,23 @@ def reads_to_placeholders(graph: Any, handles: dict[str, tuple[Any, int, list[in
     return result, values
 
 
+_FUNCTIONAL_CONTROL_FLOW = ("If", "StatelessIf", "While", "StatelessWhile")
+
+
+def _keep_functional(node: Any) -> None:
+    """Drop ``node``'s XLA mark; a functional If / While is marked to stay one (Grappler would otherwise lower it
+    to v1 Switch / Merge / NextIteration ops, which have no LiteRT form; kept, it becomes IF / WHILE)."""
+    node.attr.pop("_XlaMustCompile", None)
+    if node.op in _FUNCTIONAL_CONTROL_FLOW:
+        node.attr["_lower_using_switch_merge"].b = False
+
+
 def inline_calls(graph: Any, fetches: list[str]) -> Any:
     """``graph`` with every function call inlined, by Grappler's function optimizer (one pass, nothing else).
 
     ``fetches`` are the node names to keep. Keras 3 wraps some ops (grouped and depthwise convolutions) in
     functions marked for XLA, which Grappler will not inline; for a graph we only read, those marks mean nothing
-    and are dropped first (``graph`` is changed in place).
+    and are dropped first. Functional control flow is marked to stay functional (``graph`` is changed in place).
     """
     from tensorflow.core.protobuf import config_pb2, meta_graph_pb2
     from tensorflow.python.grappler import tf_optimizer
@@ -248,9 +259,9 @@ def inline_calls(graph: Any, fetches: list[str]) -> Any:
         for key in ("_noinline", "_XlaMustCompile"):
             fn.attr.pop(key, None)
         for node in fn.node_def:
-            node.attr.pop("_XlaMustCompile", None)
+            _keep_functional(node)
     for node in graph.node:
-        node.attr.pop("_XlaMustCompile", None)
+        _keep_functional(node)
     meta = meta_graph_pb2.MetaGraphDef()
     meta.graph_def.CopyFrom(graph)
     fetch = meta.collection_def["train_op"]
