@@ -134,7 +134,11 @@ def format_report(r: dict[str, Any]) -> str:
         rows = [("input", e) for e in sig["inputs"]] + [("output", e) for e in sig["outputs"]]
         width = max((len(e["name"]) for _, e in rows), default=0)
         for kind, e in rows:
-            q = "  quantized" if "quantization" in e else ""
+            q = ""
+            if "quantization" in e:
+                scale, zero = e["quantization"]["scale"], e["quantization"]["zero_point"]
+                q = (f"  quantized: scale {scale[0]:.6g}, zero point {zero[0]}"
+                     if len(scale) == 1 else f"  quantized per channel ({len(scale)} scales)")
             lines.append(f"  {kind:<6} {e['name']:<{width}}  {e['dtype'] or '?':<8} {_shape(e['shape'])}{q}")
 
     lines.append("")

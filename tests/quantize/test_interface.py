@@ -119,3 +119,22 @@ def test_python_verify_on_the_representative_samples(tf, cnn):
     got = np.concatenate([(runner(**{iname: q[i:i + 1]})[oname].astype(np.float32) - zo) * so for i in range(8)])
     want = np.asarray(model(x))
     assert abs(np.max(np.abs(got - want)) - report.signatures["serving_default"][0].max_abs_error) < 1e-5
+
+
+def test_inspect_shows_an_integer_interfaces_parameters(tf, cnn, tmp_path, capsys):
+    """What a user needs to feed a uint8 model: ``liteconvert inspect`` prints each quantized input's and
+    output's scale and zero point (the interpreter's own)."""
+    from liteconvert.cli import main
+
+    model, _, calib = cnn
+    conv = liteconvert.TFLiteConverter.from_keras_model(model)
+    _configure(conv, tf, "int8", "uint8", calib)
+    path = tmp_path / "u8.tflite"
+    path.write_bytes(conv.convert())
+    assert main(["inspect", str(path)]) == 0
+    text = capsys.readouterr().out
+    runner = make_interpreter(str(path)).get_signature_runner()
+    for name, d in [*runner.get_input_details().items(), *runner.get_output_details().items()]:
+        scale, zero = d["quantization"]
+        line = next(ln for ln in text.splitlines() if f" {name} " in ln)
+        assert "uint8" in line and f"quantized: scale {scale:.6g}, zero point {zero}" in line, line
