@@ -21,10 +21,11 @@ from .driver import FLEX_RUNTIME_NOTE
 from .frontends.base import BUILTIN, CUSTOM, LIMITED, SELECT, UNSUPPORTED, Frontend, ModelInput
 
 AS_IS, WITH_SELECT, WITH_CUSTOM, NOT_CONVERTIBLE = "as_is", "select_tf_ops", "custom_ops", "not_convertible"
+NOT_INTEGER = "not_integer_only"  # converts, but not integer-only as asked: some op has no integer kernel
 
 # ``liteconvert check`` exit codes, one per outcome (1, 2 and 3 keep their CLI-wide meaning: load failure,
 # bad command line, input not found).
-EXIT_CODES = {AS_IS: 0, WITH_SELECT: 10, WITH_CUSTOM: 11, NOT_CONVERTIBLE: 12}
+EXIT_CODES = {AS_IS: 0, WITH_SELECT: 10, WITH_CUSTOM: 11, NOT_CONVERTIBLE: 12, NOT_INTEGER: 13}
 
 _SEVERITY = {UNSUPPORTED: 0, CUSTOM: 1, LIMITED: 2, SELECT: 3, BUILTIN: 4}
 
@@ -97,11 +98,94 @@ class Row:
 
 
 @dataclass
+class QuantRow:
+    """The ops of one LiteRT kind that would stay float (``reason``) or become integer (``reason`` None)."""
+
+    op: str
+    reason: str | None
+    count: int = 0
+    nodes: list[tuple[str, str | None]] = field(default_factory=list)  # (source node, Keras layer), distinct
+
+    def fix(self) -> str:
+        from .quantize.integer import FINAL_ACTIVATION
+
+        if self.reason == FINAL_ACTIVATION:
+            return ("integer too with an integer interface (--io-type int8) or converter.float_final_activation = "
+                    "False")
+        if self.reason == "weights computed at run time":
+            return "make the weights constants (a layer's variables, not a computed tensor)"
+        if self.reason and self.reason.startswith("kept float"):
+            return "as asked"
+        return ("it runs in float between a DEQUANTIZE and a QUANTIZE; with --integer-only "
+                "(OpsSet.TFLITE_BUILTINS_INT8) it is an error: replace it for a fully integer model (an NPU, the "
+                "Edge TPU)")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"op": self.op, "count": self.count, "integer": self.reason is None, "reason": self.reason,
+                "fix": self.fix() if self.reason else None,
+                "nodes": [{"node": n, "layer": layer} for n, layer in self.nodes]}
+
+
+@dataclass
+class QuantizationPlan:
+    """What full integer quantization (int8 or 16x8) would make of each float op, known without data."""
+
+    mode: str
+    integer_only: bool
+    rows: list[QuantRow]
+
+    @property
+    def floats(self) -> list[QuantRow]:
+        return [r for r in self.rows if r.reason is not None]
+
+    @property
+    def blocking(self) -> list[QuantRow]:
+        """The rows that make an integer-only conversion fail."""
+        return [r for r in self.floats if not (r.reason or "").startswith("kept float")] if self.integer_only else []
+
+    def lines(self, max_nodes: int = 3) -> list[str]:
+        total = sum(r.count for r in self.rows)
+        integer = sum(r.count for r in self.rows if r.reason is None)
+        name = "16x8 (int16 activations, int8 weights)" if self.mode == "int16x8" else "int8 (full integer)"
+        out = [f"Under {name}{', integer only' if self.integer_only else ''}: {integer} of {total} ops integer"
+               + ("." if not self.floats else f"; {total - integer} {'stays' if total - integer == 1 else 'stay'} "
+                                            "float:")]
+        for r in self.floats:
+            out.append(f"  {r.op:<20} x{r.count:<4} {r.reason}")
+            where = ", ".join(n + (f" (layer '{layer}')" if layer else "") for n, layer in r.nodes[:max_nodes])
+            if len(r.nodes) > max_nodes:
+                where += f" (+{len(r.nodes) - max_nodes} more)"
+            out += _wrapped("where", where)
+            out += _wrapped("fix", r.fix())
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "integer_only": self.integer_only,
+                "integer_ops": sum(r.count for r in self.rows if r.reason is None),
+                "float_ops": sum(r.count for r in self.floats), "ops": [r.as_dict() for r in self.rows]}
+
+
+def quantization_plan(entries: Iterable[tuple[str, str, str | None]], mode: str, integer_only: bool,
+                      layers: dict[str, str | None]) -> QuantizationPlan:
+    """Rows by (LiteRT op, reason) from ``(op, source node, reason)`` entries; ``layers``: node -> Keras layer."""
+    rows: dict[tuple[str, str | None], QuantRow] = {}
+    for op, node, reason in entries:
+        row = rows.setdefault((op, reason), QuantRow(op, reason))
+        row.count += 1
+        entry = (node, layers.get(node))
+        if entry not in row.nodes:
+            row.nodes.append(entry)
+    ordered = sorted(rows.values(), key=lambda r: (r.reason is None, r.op, r.reason or ""))
+    return QuantizationPlan(mode, integer_only, ordered)
+
+
+@dataclass
 class CheckReport:
     source: str
     rows: list[Row]
     inputs: list[ModelInput] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    quantization: QuantizationPlan | None = None  # with an int8 / 16x8 mode
 
     # -- outcome --------------------------------------------------------------------------------------------
     @property
@@ -117,6 +201,8 @@ class CheckReport:
             return WITH_CUSTOM
         if self.problems:
             return WITH_SELECT
+        if self.quantization is not None and self.quantization.blocking:
+            return NOT_INTEGER
         return AS_IS
 
     @property
@@ -129,7 +215,7 @@ class CheckReport:
 
     def flags(self) -> list[str]:
         """The converter flags the model needs (``[]`` when it converts as is or not at all)."""
-        if self.outcome in (AS_IS, NOT_CONVERTIBLE):
+        if self.outcome in (AS_IS, NOT_CONVERTIBLE, NOT_INTEGER):
             return []
         needs = {r.fallback or r.status for r in self.problems}
         return [f for f, s in (("--allow-select-tf-ops", SELECT), ("--allow-custom-ops", CUSTOM)) if s in needs]
@@ -139,6 +225,10 @@ class CheckReport:
         kinds = len(self.rows)
         bad = self.problems
         limited = [r.op_type for r in bad if r.status == LIMITED]
+        if self.outcome == NOT_INTEGER:
+            ops = sorted({r.op for r in self.quantization.blocking})  # type: ignore[union-attr]
+            return (f"Converts to LiteRT builtin ops, but not integer only: {', '.join(ops)} "
+                    f"{'has' if len(ops) == 1 else 'have'} no integer kernel (see the fix lines).")
         if self.outcome == AS_IS:
             return f"Converts as is: all {n_ops} ops ({kinds} kinds) map to LiteRT builtin ops."
         if self.outcome == NOT_CONVERTIBLE:
@@ -165,6 +255,8 @@ class CheckReport:
     def to_text(self) -> str:
         lines = [f"liteconvert check: {self.source}", ""]
         lines += render_rows(self.rows)
+        if self.quantization is not None:
+            lines += ["", *self.quantization.lines()]
         if self.notes:
             lines.append("")
             lines += [f"note: {n}" for n in self.notes]
@@ -183,6 +275,7 @@ class CheckReport:
             "inputs": [{"signature": i.signature, "name": i.name, "dtype": i.dtype,
                         "shape": list(i.shape) if i.shape is not None else None} for i in self.inputs],
             "notes": list(self.notes),
+            "quantization": self.quantization.as_dict() if self.quantization is not None else None,
         }
 
     def to_json(self) -> str:
@@ -325,7 +418,7 @@ def check_report(frontend: Frontend, config: ConversionConfig | None = None) -> 
     """Check a frontend's model: the driver's walk up to legalization, one row per distinct source op."""
     from . import driver
 
-    result = driver.check(frontend, config or ConversionConfig())
+    result = driver.check(frontend, config or ConversionConfig())  # (its mode: what quantization would give)
     rows = build_rows(result.records, result.litert, result.inputs, frontend.advice)
     for r in rows:  # signatures converted once for another one (Keras 3's serve)
         r.signatures.extend(a for s in list(r.signatures) for a in result.aliases.get(s, []) if a not in r.signatures)
@@ -338,4 +431,9 @@ def check_report(frontend: Frontend, config: ConversionConfig | None = None) -> 
         narrow = "int32" if dtype == "int64" else "float32"
         notes.append(f"input '{name}' ({', '.join(sigs)}) is {dtype}: LiteRT kernels mostly take {narrow}; "
                      f"declare it {narrow} unless you need the range.")
-    return CheckReport(frontend.label, rows, result.inputs, notes)
+    config = config or ConversionConfig()
+    plan = None
+    if result.quantization is not None:
+        layers = {r.node: r.layer for r in result.records}
+        plan = quantization_plan(result.quantization, config.mode, config.integer_only, layers)
+    return CheckReport(frontend.label, rows, result.inputs, notes, plan)

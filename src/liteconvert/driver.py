@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from .config import FLOAT, INT16X8, ConversionConfig, resolve_mode
+from .config import FLOAT, INT8, INT16X8, ConversionConfig, resolve_mode
 from .errors import InvalidModelError, InvalidOptionError, OpProblem, UnsupportedOpsError
 from .frontends.base import BUILTIN, LIMITED, Frontend, Imported, ModelInput, NodeRecord
 from .ir import Model, check_invariants
@@ -245,6 +245,9 @@ class CheckResult:
     litert: dict[str, list[str]] | None
     inputs: list[ModelInput]
     aliases: dict[str, list[str]]
+    # under full integer quantization (config.mode int8 / 16x8): (LiteRT op, source node, why it would stay float
+    # or None) for each float op; None when the mode is not full integer or the model did not legalize
+    quantization: list[tuple[str, str, str | None]] | None = None
 
 
 def check(frontend: Frontend, config: ConversionConfig) -> CheckResult:
@@ -273,7 +276,12 @@ def check(frontend: Frontend, config: ConversionConfig) -> CheckResult:
             for rec in imported.records:  # lowered, then fused into a neighbour or folded away by the passes
                 if rec.status == BUILTIN and not litert.get(rec.node):
                     litert[rec.node] = [f"{k} (fused)" for k in rec.litert]
-    return CheckResult(imported.records, litert, frontend.inputs(loaded), frontend.aliases(loaded))
+    plan = None
+    if litert is not None and config.mode in (INT8, INT16X8):
+        from .quantize.integer import integer_plan
+
+        plan = [(op.kind, op.source or op.kind, why) for op, why in integer_plan(model, config)]  # type: ignore[arg-type]
+    return CheckResult(imported.records, litert, frontend.inputs(loaded), frontend.aliases(loaded), plan)
 
 
 # -- writing ------------------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ..ir import Model, Tensor
 from ..passes import PassContext, register_pass
 from ..tflite.ops import DECLS
@@ -14,12 +16,15 @@ HYBRID = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 def keep_float(op: object, ctx: PassContext) -> bool:
     """The user asked to leave this op in float: named by its source node, a layer of it (a path component),
     or one of its output tensors (as the quantization report names them)."""
-    if not ctx.keep_float:
-        return False
+    return bool(ctx.keep_float) and named(op, ctx.keep_float)
+
+
+def named(op: object, names: Iterable[str]) -> bool:
+    """One of ``names`` is ``op``'s source node, a layer of it (a path component) or one of its output tensors."""
     source = getattr(op, "source", None) or ""
     outputs = {t.name for t in getattr(op, "outputs", [])}
     return any(k == source or k in outputs or source.startswith(k + "/") or f"/{k}/" in f"/{source}/"
-               for k in ctx.keep_float)
+               for k in names)
 
 
 @register_pass

@@ -22,6 +22,7 @@ Ops with no integer kernel stay float between a DEQUANTIZE and a QUANTIZE, and a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from ..ir import Model, Op, QuantParams, Signature, Subgraph, Tensor, unique_nam
 from ..passes import PassContext, register_pass
 from ..tflite.ops import DECLS
 from . import params
-from .dynamic import keep_float
+from .dynamic import keep_float, named
 
 INT8, INT16X8 = "int8", "int16x8"
 _BIAS_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
@@ -61,24 +62,39 @@ def _is_act(t: Tensor | None) -> bool:
 
 def _quantizable(op: Op, st: _State, ctx: PassContext, outputs: set[int]) -> str | None:
     """Why ``op`` stays float (None: it is quantized). ``outputs``: uids of the signature's outputs."""
+    why = kernel_reason(op, st.act, ctx.config, outputs, keep_float(op, ctx))
+    if why is not None:
+        return why
+    d = DECLS[op.kind]
+    assert d.quant is not None
+    fixed = st.act in d.quant.fixed_output  # the kernel sets the output's parameters: no range needed there
+    for t in [*op.inputs, *([] if fixed else op.outputs)]:
+        if _is_act(t) and _range(t, st.stats) is None:  # type: ignore[arg-type]
+            return f"no range for tensor {t.name}"  # type: ignore[union-attr]
+    return None
+
+
+FINAL_ACTIVATION = "a final activation with a float output (its integer kernel's fixed output step costs accuracy)"
+
+
+def kernel_reason(op: Op, act: str, config: Any, outputs: set[int], kept: bool = False) -> str | None:
+    """Why ``op`` stays float whatever the calibration data (None: it has an integer form with ``act``
+    activations). ``outputs``: uids of the signature's outputs; ``kept``: keep_float names it."""
     d = DECLS.get(op.kind)
     q = d.quant if d is not None else None
     if q is None or op.subgraphs:
         return "no integer kernel"
-    if (q.fixed_output and ctx.config.float_final_activation and not ctx.config.integer_only
-            and ctx.config.inference_output_type == "float32" and op.outputs
+    if (q.fixed_output and config.float_final_activation and not config.integer_only
+            and config.inference_output_type == "float32" and op.outputs
             and all(t.uid in outputs for t in op.outputs)):
-        return "a final activation with a float output (its integer kernel's fixed output step costs accuracy)"
-    if (st.act == "int16" and not q.int16) or (st.act == "int8" and not q.int8):
-        return f"no {st.act} kernel"
-    if keep_float(op, ctx):
+        return FINAL_ACTIVATION
+    if (act == "int16" and not q.int16) or (act == "int8" and not q.int8):
+        return f"no {act} kernel"
+    if kept:
         return "kept float (keep_float)"
     if not any(_is_act(t) for t in op.outputs) and not any(_is_act(t) for t in op.inputs):
         return "not a float op"
-    fixed = st.act in q.fixed_output  # the kernel sets the output's parameters: no range needed there
-    for t in [*op.inputs, *([] if fixed else op.outputs)]:
-        if _is_act(t) and _range(t, st.stats) is None:  # type: ignore[arg-type]
-            return f"no range for tensor {t.name}"  # type: ignore[union-attr]
+    for t in op.inputs:
         if t is not None and not t.is_const and t.dtype not in ("float32", "int32", "int64", "bool"):
             return f"a {t.dtype} tensor"
     if q.weights is not None:
@@ -86,6 +102,25 @@ def _quantizable(op: Op, st: _State, ctx: PassContext, outputs: set[int]) -> str
         if w is None or not w.is_const or w.dtype != "float32":
             return "weights computed at run time"
     return None
+
+
+def integer_plan(model: Model, config: Any) -> list[tuple[Op, str | None]]:
+    """Each float op of the model under full integer quantization (``config.mode`` int8 or 16x8), with why it
+    would stay float (None: it becomes integer), judged without calibration data. Ops of control-flow subgraphs
+    stay float (the quantizer makes the signatures' subgraphs integer)."""
+    act = "int16" if config.mode == INT16X8 else "int8"
+    main = {id(sig.subgraph) for sig in model.signatures}
+    outputs = {t.uid for sig in model.signatures for t in sig.outputs.values()}
+    names = set(config.keep_float or ())
+    plan: list[tuple[Op, str | None]] = []
+    for sg in model.subgraphs:
+        for op in sg.ops:
+            kept = bool(names) and named(op, names)
+            why = kernel_reason(op, act, config, outputs, kept) if id(sg) in main else \
+                "inside a control-flow subgraph (IF / WHILE branches stay float)"
+            if why != "not a float op":
+                plan.append((op, why))
+    return plan
 
 
 def _params_for(t: Tensor, st: _State) -> QuantParams:

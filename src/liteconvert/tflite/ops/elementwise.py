@@ -37,7 +37,8 @@ declare("SUB", "SubOptions", ("x", "y"), v.sub_version, fused_activation=True, k
         reference=_binary(np.subtract), quant=_Q816)
 declare("MUL", "MulOptions", ("x", "y"), v.mul_version, fused_activation=True, kernel_dtypes=FIL,
         reference=_binary(np.multiply), quant=_Q816)
-declare("DIV", "DivOptions", ("x", "y"), v.div_version, fused_activation=True, kernel_dtypes=FI, reference=_div)
+declare("DIV", "DivOptions", ("x", "y"), v.div_version, fused_activation=True, kernel_dtypes=FI, reference=_div,
+        quant=_Q8)  # (int8 kernel in LiteRT, as Google's converter makes it; uint8 and int16 none)
 declare("MAXIMUM", "MaximumMinimumOptions", ("x", "y"), v.max_min_version, kernel_dtypes=FIL,
         reference=_binary(np.maximum), quant=QuantSpec(int16=True, same_scale=True))
 declare("MINIMUM", "MaximumMinimumOptions", ("x", "y"), v.max_min_version, kernel_dtypes=FIL,
