@@ -231,3 +231,34 @@ def test_channels_first_input(keras, photos, tmp_path):
                       "int8", "--representative-data", *data)
         assert res.returncode == 0, res.stderr
     assert (tmp_path / "folder.tflite").read_bytes() == (tmp_path / "npz.tflite").read_bytes()
+
+
+def test_every_kind_of_image_file(tmp_path):
+    """16-bit grayscale is scaled onto 0-255 (not clipped), palette / RGBA / CMYK / 1-bit images convert, a
+    floating-point TIFF (scale unknown) and a truncated file are one error each."""
+    from PIL import Image
+
+    from liteconvert.errors import InvalidOptionError
+    from liteconvert.quantize import data, images
+
+    rng = np.random.default_rng(0)
+    rgb = (rng.random((20, 30, 3)) * 255).astype(np.uint8)
+    Image.fromarray(np.linspace(0, 65535, 600).reshape(20, 30).astype(np.uint16)).save(tmp_path / "a16.png")
+    Image.fromarray(rgb).convert("P").save(tmp_path / "pal.png")
+    Image.fromarray(np.dstack([rgb, rgb[..., :1]]), "RGBA").save(tmp_path / "rgba.png")
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "cmyk.jpg")
+    Image.fromarray(rng.random((20, 30)) > 0.5).save(tmp_path / "bw.png")
+    spec = data.InputSpec("x", (-1, 20, 30, 3), "float32")
+    folder = data.load(str(tmp_path), ((0,), (255,)))
+    assert isinstance(folder, images.ImageFolder) and len(folder.files) == 5
+    got = {name: s[0] for name, s in zip(folder.files, folder.samples(spec), strict=True)}
+    assert all(v.shape == (1, 20, 30, 3) and 0 <= v.min() and v.max() <= 1 for v in got.values())
+    wide = got["a16.png"][0, ..., 0]
+    assert abs(wide.min()) < 1e-6 and abs(wide.max() - 1) < 1e-6 and len(np.unique(wide)) > 200  # not clipped
+    Image.fromarray(rng.random((20, 30)).astype(np.float32), "F").save(tmp_path / "f.tif")
+    with pytest.raises(InvalidOptionError, match="floating-point pixels"):
+        data.load(str(tmp_path), ((0,), (255,))).samples(spec)
+    (tmp_path / "f.tif").unlink()
+    (tmp_path / "z.png").write_bytes((tmp_path / "rgba.png").read_bytes()[:60])
+    with pytest.raises(InvalidOptionError, match=r"z\.png cannot be decoded"):
+        data.load(str(tmp_path), ((0,), (255,))).samples(spec)

@@ -152,10 +152,19 @@ def _decode(path: str, channels: int, size: tuple[int, int] | None) -> np.ndarra
                 if im.width * im.height > MAX_PIXELS:
                     raise InvalidOptionError(f"calibration image {path} is {im.width}x{im.height}, over "
                                              f"{MAX_PIXELS >> 20} M pixels. Fix: make it smaller or remove it")
-                im = im.convert("RGB" if channels == 3 else "L")
+                if im.mode == "F":
+                    raise InvalidOptionError(f"calibration image {path} holds floating-point pixels, whose scale "
+                                             "is unknown. Fix: save the samples as an .npz instead")
+                if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):  # 16-bit grayscale: onto 0-255
+                    levels = np.asarray(im, np.float32) / np.float32(257.0)
+                    im = Image.fromarray(levels, "F")
+                else:
+                    im = im.convert("RGB" if channels == 3 else "L")
                 if size is not None and im.size != (size[1], size[0]):
                     im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
                 pixels = np.asarray(im, np.float32)
+                if im.mode == "F" and channels == 3:
+                    pixels = np.repeat(pixels[..., None], 3, axis=2)
         except InvalidOptionError:
             raise
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
