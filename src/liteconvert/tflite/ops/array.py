@@ -12,6 +12,7 @@ from . import versions as v
 
 # These move values without rescaling them: a quantized output keeps its input's scale and zero point.
 _SAME = QuantSpec(int16=True, same_scale=True)
+_SAME8 = QuantSpec(same_scale=True)  # int8 kernels only (no int16 one: 16x8 leaves the op float)
 
 
 def _reshape(op: Op, xs: list[np.ndarray]) -> list[np.ndarray]:
@@ -119,8 +120,8 @@ declare("BROADCAST_TO", "BroadcastToOptions", ("input", "shape"), v.by_dtype({"i
 declare("SHAPE", "ShapeOptions", ("input",), reference=_shape)
 declare("FILL", "FillOptions", ("dims", "value"), v.fill_version, reference=_fill)
 declare("RANGE", "RangeOptions", ("start", "limit", "delta"), v.by_dtype({"int64": 2}), reference=_range)
-declare("DEPTH_TO_SPACE", "DepthToSpaceOptions", ("input",), v.int8_2, quant=_SAME)
-declare("SPACE_TO_DEPTH", "SpaceToDepthOptions", ("input",), v.int8_2, quant=_SAME)
+declare("DEPTH_TO_SPACE", "DepthToSpaceOptions", ("input",), v.int8_2, quant=_SAME8)
+declare("SPACE_TO_DEPTH", "SpaceToDepthOptions", ("input",), v.int8_2, quant=_SAME8)
 declare("SPACE_TO_BATCH_ND", "SpaceToBatchNDOptions", ("input", "block_shape", "paddings"), v.space_batch_version,
         quant=_SAME)
 declare("BATCH_TO_SPACE_ND", "BatchToSpaceNDOptions", ("input", "block_shape", "crops"), v.space_batch_version,
