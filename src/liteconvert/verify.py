@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+
+@contextlib.contextmanager
+def litert_refusal(model: Any, doing: str, fix: str) -> Iterator[None]:
+    """LiteRT refusing to load or run a model (a custom op it has no kernel for, a Select TF op without the Flex
+    delegate) as one clear error saying what was being done and what to do. ``model``: an IR model (to name its
+    custom ops) or None."""
+    from .errors import InvalidModelError
+
+    try:
+        yield
+    except RuntimeError as e:  # (what LiteRT raises for a kernel it lacks or a node it cannot prepare)
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+        custom = sorted({op.custom_code or "" for _, op in model.all_ops() if op.kind == "CUSTOM"} - {""}) \
+            if model is not None else []
+        around = f" (the model runs custom op(s) {', '.join(custom)})" if custom else ""
+        raise InvalidModelError(f"{doing}, which cannot run it here: {first.rstrip('.')}{around}. Fix: {fix}") \
+            from None
 
 
 @dataclass
@@ -137,7 +156,8 @@ def verify_frontend(frontend: Any, model: bytes | str | os.PathLike[str], batch:
     loaded = frontend.load()  # loaded again: a conversion does not keep the source model alive
     report = VerifyReport()
     for key, reference in frontend.references(loaded).items():
-        qin, qout = interface_quantization(model, key)
+        with litert_refusal(None, "--verify runs the result in LiteRT", _NO_RUN):
+            qin, qout = interface_quantization(model, key)
         given = (samples or {}).get(key)
         if given:
             feeds = [dict(s) for s in given[:8]]
@@ -153,14 +173,18 @@ def verify_frontend(frontend: Any, model: bytes | str | os.PathLike[str], batch:
             feeds = [feed]
         refs, gots = [], []
         for feed in feeds:
-            with silenced():
+            with silenced(), litert_refusal(None, "--verify runs the source and the result in LiteRT", _NO_RUN):
                 refs.append(reference(feed))
             ours = {n: _quantize(v, *qin[n]) if n in qin else v for n, v in feed.items()}
-            got = run_tflite(model, ours, key)
+            with litert_refusal(None, "--verify runs the result in LiteRT", _NO_RUN):
+                got = run_tflite(model, ours, key)
             gots.append({n: ((v.astype(np.float64) - qout[n][1]) * qout[n][0]).astype(np.float32) if n in qout
                          else v for n, v in got.items()})
         report.signatures[key] = compare(_stack(gots), _stack(refs))
     return report
+
+
+_NO_RUN = "drop --verify, and check the model where its custom kernels (or the Flex delegate) are registered"
 
 
 def _quantize(x: np.ndarray, scale: float, zero: int, dtype: str) -> np.ndarray:

@@ -281,6 +281,38 @@ def test_quantize_a_mediapipe_model_keeps_its_metadata(tmp_path):
         assert cos >= 0.98, (da["name"], cos)
 
 
+def test_quantize_a_mediapipe_model_with_custom_ops(tmp_path):
+    """face_landmark_with_attention runs three MediaPipe custom ops: dynamic range and float16 keep them (with
+    the versions MediaPipe looks them up by) and say the runtime needs their kernels; int8 needs the float model
+    to run here for calibration, and --verify to run the result, which LiteRT cannot without those kernels: one
+    error line each, naming the ops and what to do (they used to be a refusal asking for a flag the command did
+    not have, and an internal error)."""
+    from metadata_helpers import google_models
+
+    src = next(p for p in google_models() if p.endswith("face_landmark_with_attention.tflite"))
+    custom = {"Landmarks2TransformMatrix", "TransformLandmarks", "TransformTensorBilinear"}
+    versions = {op.custom_code: v for op, v in _custom_versions(open(src, "rb").read())}
+    for mode in ("dynamic", "float16"):
+        out = tmp_path / f"{mode}.tflite"
+        r = run_cli("quantize", src, "-o", str(out), "--quantize", mode)
+        assert r.returncode == 0, r.stderr
+        assert all(n in r.stderr for n in custom) and "warning" in r.stderr
+        assert {op.custom_code: v for op, v in _custom_versions(out.read_bytes())} == versions
+    np.savez(tmp_path / "c.npz", input_1=np.random.default_rng(0).uniform(0, 1, (4, 192, 192, 3)).astype(np.float32))
+    r = run_cli("quantize", src, "-o", str(tmp_path / "i.tflite"), "--quantize", "int8", "--representative-data",
+                str(tmp_path / "c.npz"))
+    one_error_line(r, 1, "calibration", "Landmarks2TransformMatrix", "--quantize dynamic or float16")
+    r = run_cli("quantize", src, "-o", str(tmp_path / "v.tflite"), "--quantize", "dynamic", "--verify")
+    one_error_line(r, 1, "--verify", "custom op", "drop --verify")
+    assert not (tmp_path / "i.tflite").exists() and not (tmp_path / "v.tflite").exists()
+
+
+def _custom_versions(data: bytes) -> list:
+    m = read_model(data)
+    return [(m.opcode(op), m.opcode(op).version) for sg in m.subgraphs for op in sg.operators
+            if m.opcode(op).custom_code]
+
+
 # -- the report -------------------------------------------------------------------------------------------------
 
 def test_report_text_json_and_html(model_files, tmp_path):

@@ -9,6 +9,7 @@ quantization error of the observed values). Ranges always contain zero, so that 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from dataclasses import dataclass, field
@@ -90,6 +91,14 @@ def _progress(done: int, total: int, start: float) -> None:
     sys.stderr.flush()
 
 
+def _runnable(model: Model) -> contextlib.AbstractContextManager[None]:
+    """LiteRT refusing to run the float model (a custom op it has no kernel for, say) as one clear error."""
+    from ..verify import litert_refusal
+
+    return litert_refusal(model, "calibration runs the float model in LiteRT, to measure every activation",
+                          "quantize with --quantize dynamic or float16, which need no calibration")
+
+
 def calibrate(model: Model, samples: dict[str, list[dict[str, np.ndarray]]], seed: int = 0) -> dict[int, Range]:
     """Per-tensor ranges (by tensor uid) of the float tensors of each signature's subgraph over that signature's
     ``samples`` (``{signature key: samples}``; signatures sharing a subgraph add to the same ranges)."""
@@ -99,7 +108,7 @@ def calibrate(model: Model, samples: dict[str, list[dict[str, np.ndarray]]], see
 
     by_key = {s.key: s for s in model.signatures}
     data = serialize(model)
-    with silenced():
+    with silenced(), _runnable(model):
         interp = Interpreter(model_content=data, experimental_preserve_all_tensors=True, num_threads=2)
     ranges: dict[int, Range] = {}
     rng = np.random.default_rng(seed)
@@ -111,12 +120,13 @@ def calibrate(model: Model, samples: dict[str, list[dict[str, np.ndarray]]], see
         watched = [(i, t) for i, t in enumerate(tensors) if t.dtype == "float32" and not t.is_const]
         for _, t in watched:
             ranges.setdefault(t.uid, Range())
-        runner = interp.get_signature_runner(key)
+        with _runnable(model):
+            runner = interp.get_signature_runner(key)
         for sample in batch:
             if done:
                 runner(**sample)
             else:
-                with silenced():  # the first invoke: the runtime announces its CPU delegate on stderr
+                with silenced(), _runnable(model):  # the first invoke: the runtime announces its CPU delegate
                     runner(**sample)
             for i, t in watched:
                 ranges[t.uid].add(interp.get_tensor(i, index), rng)

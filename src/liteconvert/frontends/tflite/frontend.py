@@ -40,13 +40,13 @@ class TFLiteFrontend:
             if op.problem:
                 rec.status, rec.reason, rec.emitted, rec.litert = UNSUPPORTED, op.problem, None, ()
             elif op.kind == "CUSTOM":
+                # the file already runs this op: it stays, whatever the compatibility flags say (they decide
+                # what a conversion may add; there is nothing else to lower it to)
                 flex = (op.custom_code or "").startswith("Flex")
-                allowed = keep_going or (config.allow_select_tf_ops if flex else config.allow_custom_ops)
                 rec.status = SELECT if flex else CUSTOM
                 rec.fallback = "select" if flex else "custom"
-                rec.reason = (f"the model runs {'Select TF op' if flex else 'custom op'} {op.custom_code}: "
-                              f"allow {'Select TF ops' if flex else 'custom ops'} to keep it")
-                rec.emitted = ("flex" if flex else "custom") if allowed else None
+                rec.reason = f"the model runs {'Select TF op' if flex else 'custom op'} {op.custom_code}, kept as is"
+                rec.emitted = "flex" if flex else "custom"
             records.append(rec)
         problems = [r.problem() for r in records if r.emitted is None]
         if problems:
