@@ -13,6 +13,8 @@ import pytest
 from conftest import ROOT, run_cli
 
 import liteconvert
+from liteconvert.errors import InvalidOptionError
+from liteconvert.tflite.reader import read_model
 from liteconvert.verify import make_interpreter
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "metadata"))
@@ -138,3 +140,45 @@ def test_inspect_shows_an_integer_interfaces_parameters(tf, cnn, tmp_path, capsy
         scale, zero = d["quantization"]
         line = next(ln for ln in text.splitlines() if f" {name} " in ln)
         assert "uint8" in line and f"quantized: scale {scale:.6g}, zero point {zero}" in line, line
+
+
+@pytest.mark.parametrize("mode,io", [("int8", "int8"), ("int8", "uint8"), ("int16x8", "int16")])
+def test_saturating_final_activation_gets_a_fine_input_grid(keras, mode, io):
+    """Logits computed in float (here a layer kept float, as a custom op computes a segmentation model's) that
+    calibrate to about [-60, 60], then an integer sigmoid behind an integer output. A grid over all of [-60, 60]
+    has steps of 0.47 near 0, where the probability moves: errors up to 0.47 / 2 x 0.25 = 0.059. The grid is
+    clipped to where the sigmoid's output still changes (|x| < 6.5 for int8), so the error is the output step's."""
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((4,), name="x")
+    dense = keras.layers.Dense(1, name="logits")
+    model = keras.Model(inp, keras.layers.Activation("sigmoid", name="prob")(dense(inp)))
+    dense.set_weights([np.array([[15.0], [-15.0], [15.0], [-15.0]], np.float32), np.zeros(1, np.float32)])
+    rng = np.random.default_rng(0)
+    calib = rng.uniform(-1, 1, (64, 4)).astype(np.float32)  # logits over about [-60, 60]
+    test = rng.normal(0, 0.05, (256, 4)).astype(np.float32)  # near the decision boundary
+    want = np.asarray(model(test))
+    conv = liteconvert.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [liteconvert.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([calib[i:i + 1]] for i in range(len(calib)))
+    if mode == "int16x8":
+        conv.target_spec.supported_ops = [
+            liteconvert.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    conv.inference_output_type = io  # (the input stays float: the logits layer reads it as it is)
+    conv.keep_float = ["logits"]
+    if mode == "int16x8":  # the 16x8 op set alone means integer only, which a layer kept float contradicts
+        with pytest.raises(InvalidOptionError, match="keep_float keeps FULLY_CONNECTED"):
+            conv.convert()
+        conv.target_spec.supported_ops = [*conv.target_spec.supported_ops, liteconvert.OpsSet.TFLITE_BUILTINS]
+    data = conv.convert()
+    m = read_model(data)
+    kinds = {m.opcode(op).display_name: m.subgraphs[0].tensors[op.inputs[0]].dtype
+             for op in m.subgraphs[0].operators}
+    assert kinds["LOGISTIC"] == ("int16" if mode == "int16x8" else "int8") and kinds["FULLY_CONNECTED"] == "float32"
+    runner = make_interpreter(data).get_signature_runner()
+    (iname, _), = runner.get_input_details().items()
+    (oname, odet), = runner.get_output_details().items()
+    so, zo = odet["quantization"]
+    got = np.concatenate([(runner(**{iname: test[i:i + 1]})[oname].astype(np.float32) - zo) * so
+                          for i in range(len(test))])
+    err = float(np.max(np.abs(got - want)))
+    assert err <= (0.012 if mode == "int8" else 0.001), err

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import OpProblem, UnsupportedOpsError
+from ..errors import InvalidOptionError, OpProblem, UnsupportedOpsError
 from ..ir import Model, Op, QuantParams, Signature, Subgraph, Tensor, unique_name
 from ..passes import PassContext, register_pass
 from ..tflite.ops import DECLS
@@ -148,6 +148,33 @@ def _propagate_ranges(sg: Subgraph, stats: dict[int, tuple]) -> None:
         for out in op.outputs:
             if _is_act(out) and _range(out, stats) is None:
                 stats[out.uid] = stats[data[0].uid]  # type: ignore[union-attr]
+
+
+# |input| beyond which an integer LOGISTIC / TANH output no longer changes (it is within half an output step of
+# its limit: LOGISTIC's int8 step is 1/256, so sigmoid(-6.24) is already below half a step; TANH's int8 step is
+# 1/128, tanh(3.12) within half a step of 1), with a margin.
+_SATURATES = {("LOGISTIC", "int8"): 6.5, ("LOGISTIC", "int16"): 11.5, ("TANH", "int8"): 3.5, ("TANH", "int16"): 6.0}
+
+
+def _clip_saturated_inputs(sg: Subgraph, st: _State, reasons: dict[int, str | None]) -> None:
+    """A tensor that only quantized LOGISTIC / TANH ops read gets its range clipped to where their outputs still
+    change: calibration often sees logits far out in the flat part (-789 on a segmentation model's random
+    input), and a grid stretched over them leaves the few steps near 0, where the output moves, too coarse."""
+    readers: dict[int, list[Op]] = {}
+    for op in sg.ops:
+        for t in op.inputs:
+            if t is not None:
+                readers.setdefault(t.uid, []).append(op)
+    outputs = {t.uid for t in sg.outputs}
+    for op in sg.ops:
+        limit = _SATURATES.get((op.kind, st.act))
+        t = op.inputs[0] if op.inputs else None
+        if limit is None or reasons[id(op)] is not None or t is None or t.uid in outputs or t.uid not in st.stats:
+            continue
+        if not all(r.kind in ("LOGISTIC", "TANH") and reasons[id(r)] is None for r in readers.get(t.uid, [])):
+            continue
+        lo, hi = st.stats[t.uid][:2]
+        st.stats[t.uid] = (max(lo, -limit), min(hi, limit))
 
 
 def _assign(op: Op, st: _State) -> None:
@@ -411,6 +438,8 @@ def quantize_activations(model: Model, ctx: PassContext) -> bool:
         st = _State(sg, act, ranges, names, {}, {}, {}, trained=bool(ctx.stats.get("quantization_aware")))
         outputs = {t.uid for t in sig.outputs.values()}
         reasons = {id(op): _quantizable(op, st, ctx, outputs) for op in sg.ops}
+        if not st.trained:
+            _clip_saturated_inputs(sg, st, reasons)
         _share(sg, st, reasons)
         for op in sg.ops:
             if reasons[id(op)] is None:
@@ -424,6 +453,11 @@ def quantize_activations(model: Model, ctx: PassContext) -> bool:
                 op.inputs = [_float_input(t, st, pre) if t is not None else None for t in op.inputs]
                 if reasons[id(op)] not in ("not a float op",):
                     ctx.note(f"quantize: {op.kind} ({op.source}) stays float: {reasons[id(op)]}")
+                    if ctx.config.integer_only and reasons[id(op)] == "kept float (keep_float)":
+                        raise InvalidOptionError(
+                            f"keep_float keeps {op.kind} ({op.source}) float, but the op sets ask for integer ops "
+                            "only. Fix: drop that name from keep_float, or add OpsSet.TFLITE_BUILTINS to "
+                            "target_spec.supported_ops (command line: drop --integer-only)")
                     if ctx.config.integer_only:
                         problems.append(OpProblem(op.kind, op.source or op.kind, f"no {act} form: "
                                                   f"{reasons[id(op)]}", status="limited", limitation="quantization"))
