@@ -4,7 +4,10 @@ The bottom layer: this module imports nothing of ours."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 
 class ConversionError(Exception):
@@ -84,3 +87,19 @@ class UnsupportedOpsError(ConversionError):
         return (f"{len(self.problems)} op(s) cannot be converted to LiteRT builtin ops: " + " | ".join(parts)
                 + ". Fix: replace them in the model, or allow Select TF ops (--allow-select-tf-ops) or custom ops "
                 "(--allow-custom-ops) where 'liteconvert check' says they fit; it shows where each op comes from.")
+
+
+@contextlib.contextmanager
+def litert_refusal(model: Any, doing: str, fix: str) -> Iterator[None]:
+    """LiteRT refusing to load or run a model (a custom op it has no kernel for, a Select TF op without the Flex
+    delegate) as one clear error saying what was being done and what to do. ``model``: an IR model (to name its
+    custom ops) or None."""
+    try:
+        yield
+    except RuntimeError as e:  # (what LiteRT raises for a kernel it lacks or a node it cannot prepare)
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+        custom = sorted({op.custom_code or "" for _, op in model.all_ops() if op.kind == "CUSTOM"} - {""}) \
+            if model is not None else []
+        around = f" (the model runs custom op(s) {', '.join(custom)})" if custom else ""
+        raise InvalidModelError(f"{doing}, which cannot run it here: {first.rstrip('.')}{around}. Fix: {fix}") \
+            from None

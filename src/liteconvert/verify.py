@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-
-@contextlib.contextmanager
-def litert_refusal(model: Any, doing: str, fix: str) -> Iterator[None]:
-    """LiteRT refusing to load or run a model (a custom op it has no kernel for, a Select TF op without the Flex
-    delegate) as one clear error saying what was being done and what to do. ``model``: an IR model (to name its
-    custom ops) or None."""
-    from .errors import InvalidModelError
-
-    try:
-        yield
-    except RuntimeError as e:  # (what LiteRT raises for a kernel it lacks or a node it cannot prepare)
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-        custom = sorted({op.custom_code or "" for _, op in model.all_ops() if op.kind == "CUSTOM"} - {""}) \
-            if model is not None else []
-        around = f" (the model runs custom op(s) {', '.join(custom)})" if custom else ""
-        raise InvalidModelError(f"{doing}, which cannot run it here: {first.rstrip('.')}{around}. Fix: {fix}") \
-            from None
+from .errors import litert_refusal
 
 
 @dataclass

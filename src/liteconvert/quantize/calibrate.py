@@ -93,7 +93,7 @@ def _progress(done: int, total: int, start: float) -> None:
 
 def _runnable(model: Model) -> contextlib.AbstractContextManager[None]:
     """LiteRT refusing to run the float model (a custom op it has no kernel for, say) as one clear error."""
-    from ..verify import litert_refusal
+    from ..errors import litert_refusal
 
     return litert_refusal(model, "calibration runs the float model in LiteRT, to measure every activation",
                           "quantize with --quantize dynamic or float16, which need no calibration")
