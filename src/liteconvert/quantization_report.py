@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 
 from ._console import silenced
-from .errors import InvalidOptionError
+from .errors import InvalidOptionError, litert_refusal
+
+CANNOT_RUN_FIX = "report on a model whose custom ops LiteRT has kernels for (the report cannot run the others)"
 
 
 @dataclass
@@ -194,8 +196,9 @@ def build_report(float_model: bytes, quantized: bytes, samples: list[dict[str, n
                                  f"{', '.join(x.key for x in q.signatures) or 'none'}). Fix: name one they share")
     key = qsig.key if qsig is not None and fsig is not None else None
     qi, fi = (qsig.subgraph, fsig.subgraph) if key is not None else (0, 0)  # type: ignore[union-attr]
-    _, fvals = _run_all(float_model, samples, key, fi)
-    _, qvals = _run_all(quantized, samples, key, qi)
+    with litert_refusal(None, "the report runs both models in LiteRT", CANNOT_RUN_FIX):
+        _, fvals = _run_all(float_model, samples, key, fi)
+        _, qvals = _run_all(quantized, samples, key, qi)
     sg = q.subgraphs[qi]
     report = QuantizationReport(mode, samples=len(samples))
     noise: dict[str, float] = {}  # by the quantized model's tensor name

@@ -304,6 +304,8 @@ def test_quantize_a_mediapipe_model_with_custom_ops(tmp_path):
     one_error_line(r, 1, "calibration", "Landmarks2TransformMatrix", "--quantize dynamic or float16")
     r = run_cli("quantize", src, "-o", str(tmp_path / "v.tflite"), "--quantize", "dynamic", "--verify")
     one_error_line(r, 1, "--verify", "custom op", "drop --verify")
+    r = run_cli("quantization-report", src, str(tmp_path / "dynamic.tflite"))
+    one_error_line(r, 1, "report", "Landmarks2TransformMatrix")
     assert not (tmp_path / "i.tflite").exists() and not (tmp_path / "v.tflite").exists()
 
 

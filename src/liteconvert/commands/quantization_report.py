@@ -33,7 +33,11 @@ def run(args: argparse.Namespace) -> int:
     float_bytes = read_input(args.float_model, "model")
     quant_bytes = read_input(args.quantized_model, "model")
     key = _signature(float_bytes, args.signature)
-    specs = signature_specs(float_bytes, key)
+    from ..errors import litert_refusal
+    from ..quantization_report import CANNOT_RUN_FIX
+
+    with litert_refusal(None, "the report runs both models in LiteRT", CANNOT_RUN_FIX):
+        specs = signature_specs(float_bytes, key)
     if args.representative_data:
         from ..quantize import data
         from ._common import load_representative_data
