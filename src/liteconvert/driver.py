@@ -84,7 +84,8 @@ def build(frontend: Frontend, config: ConversionConfig) -> Conversion:
         raise UnsupportedOpsError(imported.problems)
     model = imported.model
     config, note = resolve_mode(config, quantization_aware(model))
-    samples = _representative_samples(model, config, getattr(getattr(frontend, "extras", None), "metadata", None))
+    carried = getattr(getattr(frontend, "extras", None), "metadata", None)  # (a .tflite source's metadata)
+    samples = _representative_samples(model, config, carried)  # checked before any work on the model
     unmatched = _unmatched_keep_float(model, config, imported.records) if config.mode != FLOAT else []
     ctx = _run_passes(model, config, imported.records)
     if note:
