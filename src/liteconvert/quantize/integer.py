@@ -71,7 +71,25 @@ def _quantizable(op: Op, st: _State, ctx: PassContext, outputs: set[int]) -> str
     for t in [*op.inputs, *([] if fixed else op.outputs)]:
         if _is_act(t) and _range(t, st.stats) is None:  # type: ignore[arg-type]
             return f"no range for tensor {t.name}"  # type: ignore[union-attr]
+    if op.kind in _COMPARISONS:
+        for t in op.inputs:
+            r = _range(t, st.stats) if _is_act(t) else _const_range(t)
+            if r is not None and params.activation_params(r[0], r[1], st.act).scale[0] >= 1.0:
+                return (f"input {t.name} spans {r[1] - r[0]:.4g} (a scale of 1 or more), which LiteRT's integer "  # type: ignore[union-attr]
+                        "comparisons cannot take")
     return None
+
+
+# LiteRT's integer comparisons rescale their inputs with multipliers that must be under 1: an input scale of 1 or
+# more aborts the process (QuantizeMultiplierSmallerThanOneExp)
+_COMPARISONS = ("LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL", "NOT_EQUAL")
+
+
+def _const_range(t: Tensor | None) -> tuple[float, float] | None:
+    if t is None or not t.is_const or t.dtype != "float32" or t.data is None:
+        return None
+    v = np.asarray(t.data, np.float32)
+    return (float(v.min()), float(v.max())) if v.size else None
 
 
 FINAL_ACTIVATION = "a final activation with a float output (its integer kernel's fixed output step costs accuracy)"

@@ -13,6 +13,9 @@ import numpy as np
 from ..ir import QuantParams
 
 LIMITS = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
+# The scale of a tensor that is always 0 (any scale represents it; one under 1, since LiteRT's integer
+# comparisons abort on an input scale of 1 or more)
+_DEGENERATE_SCALE = 1.0 / 256
 _TINY = 1e-12
 
 
@@ -25,11 +28,11 @@ def activation_params(lo: float, hi: float, dtype: str, narrow: bool = False) ->
         qmin += 1
     if dtype == "int16":  # symmetric
         scale = max(abs(lo), abs(hi)) / qmax
-        scale = scale if scale > 0 else 1.0
+        scale = scale if scale > 0 else _DEGENERATE_SCALE
         return QuantParams(np.array([scale], np.float32), np.array([0], np.int64))
     scale = (hi - lo) / (qmax - qmin)
     if scale <= 0:
-        scale = 1.0
+        scale = _DEGENERATE_SCALE
     zero = int(np.clip(np.round(qmin - lo / scale), qmin, qmax))
     return QuantParams(np.array([scale], np.float32), np.array([zero], np.int64))
 

@@ -16,8 +16,9 @@ declare("RELU", None, ("input",), v.by_dtype({"int16": 3, "int8": 2, "uint8": 2}
         reference=lambda op, xs: [np.maximum(xs[0], 0)], quant=_Q816)
 declare("RELU6", None, ("input",), v.int16_3_int8_2, kernel_dtypes=F,
         reference=lambda op, xs: [np.clip(xs[0], 0, 6)], quant=_Q816)
-declare("RELU_N1_TO_1", None, ("input",), quant=_Q816)
-declare("RELU_0_TO_1", None, ("input",), quant=_Q816)
+# (no int16 kernels: LiteRT's RELU_N1_TO_1 and RELU_0_TO_1 take float32, uint8 and int8)
+declare("RELU_N1_TO_1", None, ("input",), quant=QuantSpec())
+declare("RELU_0_TO_1", None, ("input",), quant=QuantSpec())
 declare("LEAKY_RELU", "LeakyReluOptions", ("input",), v.by_dtype({"int16": 2}), quant=_Q816)
 declare("PRELU", None, ("input", "alpha"), quant=QuantSpec())
 declare("ELU", None, ("input",), kernel_dtypes=F, quant=QuantSpec())

@@ -68,7 +68,8 @@ declare("LOGICAL_NOT", "LogicalNotOptions", ("x",), reference=_unary(np.logical_
 declare("SELECT_V2", "SelectV2Options", ("cond", "x", "y"), v.by_dtype({"uint32": 2}), data_input=1,
         quant=QuantSpec(same_scale=True))
 
-declare("NEG", "NegOptions", ("input",), kernel_dtypes=FIL, reference=_unary(np.negative), quant=_Q8)
+# (no integer form: LiteRT's int8 NEG negates the raw values, right only for zero points of 0 and no -128)
+declare("NEG", "NegOptions", ("input",), kernel_dtypes=FIL, reference=_unary(np.negative))
 declare("ABS", "AbsOptions", ("input",), v.abs_version, kernel_dtypes=FI, reference=_unary(np.abs), quant=_Q816)
 declare("SQRT", None, ("input",), v.int8_int16_2, kernel_dtypes=F, reference=_unary(np.sqrt), quant=_Q816)
 declare("RSQRT", None, ("input",), v.int16_3_int8_2, kernel_dtypes=F, reference=_unary(lambda x: 1 / np.sqrt(x)),

@@ -31,5 +31,5 @@ declare("REDUCE_PROD", "ReducerOptions", ("input", "axis"), v.int8_int16_2, kern
         reference=_reducer(np.prod))
 declare("CUMSUM", "CumsumOptions", ("input", "axis"), kernel_dtypes=FIL)
 declare("ARG_MAX", "ArgMaxOptions", ("input", "axis"), v.by_dtype({"bool": 3, "int8": 2}),
-        kernel_dtypes=frozenset({"float32", "int32"}), quant=QuantSpec(int16=True))
+        kernel_dtypes=frozenset({"float32", "int32"}), quant=QuantSpec())  # (no int16 kernel)
 declare("ARG_MIN", "ArgMinOptions", ("input", "axis"), v.by_dtype({"bool": 3, "int8": 2}), quant=QuantSpec())
