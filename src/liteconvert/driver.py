@@ -17,7 +17,7 @@ from typing import BinaryIO
 from .config import FLOAT, INT8, INT16X8, ConversionConfig, resolve_mode
 from .errors import InvalidModelError, InvalidOptionError, OpProblem, UnsupportedOpsError
 from .frontends.base import BUILTIN, LIMITED, Frontend, Imported, ModelInput, NodeRecord
-from .ir import Model, check_invariants
+from .ir import Model, Tensor, check_invariants
 from .passes import PassContext, resolve, run_pipeline
 from .tflite.ops import DECLS
 
@@ -99,7 +99,7 @@ def build(frontend: Frontend, config: ConversionConfig) -> Conversion:
             from .tflite.writer import serialize
 
             float_model = serialize(model)
-        _quantize(model, config, ctx, samples)
+        _quantize(model, config, ctx, samples, carried)
         problems = legalize(model)
         if problems:
             raise UnsupportedOpsError([_source_problem(p, imported) for p in problems])
@@ -196,6 +196,32 @@ def _metadata_normalization(model: Model, config: ConversionConfig, carried: byt
     return model_normalization(decode(raw), index)
 
 
+def _pixel_inputs(model: Model, config: ConversionConfig, carried: bytes | None,
+                  ) -> list[tuple[Tensor, tuple[float, float], tuple[float, float]]]:
+    """With an int8 / uint8 interface, an image input whose normalization is known (``--image-norm``, or the
+    NormalizationOptions of the TFLite metadata) gets the range pixels 0-255 normalize to, instead of the
+    calibrated one: its scale is then 1 / std and its (uint8) zero point the mean, so that the integer values it
+    takes are the raw pixels, which is what MediaPipe Tasks and the TFLite support library feed a quantized
+    image input (they skip the normalization). Per-channel normalizations have no per-tensor grid: skipped."""
+    from .quantize.images import ImageFolder
+
+    if config.mode != INT8 or config.inference_input_type not in ("int8", "uint8") or not model.signatures:
+        return []
+    sig = model.signatures[0]
+    if len(sig.inputs) != 1:
+        return []
+    folder = config.representative_data if isinstance(config.representative_data, ImageFolder) else None
+    norm = folder.normalization if folder is not None and folder.normalization else \
+        _metadata_normalization(model, config, carried)
+    if norm is None or len(set(norm[0])) != 1 or len(set(norm[1])) != 1:
+        return []
+    mean, std = float(norm[0][0]), float(norm[1][0])
+    t = next(iter(sig.inputs.values()))
+    if std <= 0 or not 0 <= mean <= 255 or t.dtype != "float32":
+        return []
+    return [(t, ((0 - mean) / std, (255 - mean) / std), (mean, std))]
+
+
 def _uncalibrated(model: Model, samples: dict[str, list[dict]] | None) -> list[str]:
     """Keys of the signatures whose subgraph no sample reached (they stay float)."""
     if samples is None:
@@ -205,7 +231,7 @@ def _uncalibrated(model: Model, samples: dict[str, list[dict]] | None) -> list[s
 
 
 def _quantize(model: Model, config: ConversionConfig, ctx: PassContext,
-              samples: dict[str, list[dict]] | None) -> None:
+              samples: dict[str, list[dict]] | None, carried_metadata: bytes | None = None) -> None:
     """Calibrate (integer modes) and run the mode's quantization pipeline."""
     from .quantize import calibrate
 
@@ -217,6 +243,10 @@ def _quantize(model: Model, config: ConversionConfig, ctx: PassContext,
         count = sum(len(v) for v in samples.values())
         ctx.stats["samples"] = count
         ctx.note(f"calibrated {len(stats)} tensors on {count} samples ({method})")
+        for t, (lo, hi), (mean, std) in _pixel_inputs(model, config, carried_metadata):
+            ctx.stats["ranges"][t.uid] = (lo, hi)
+            ctx.note(f"input {t.name!r} takes raw pixels 0-255 (normalized by (x - {mean:g}) / {std:g}): scale "
+                     f"1/{std:g}, zero point {mean:g}")
     else:
         ctx.stats["ranges"] = {t.uid: t.range_hint for sg in model.subgraphs for t in sg.tensors()
                                if t.range_hint is not None}

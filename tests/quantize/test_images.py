@@ -262,3 +262,34 @@ def test_every_kind_of_image_file(tmp_path):
     (tmp_path / "z.png").write_bytes((tmp_path / "rgba.png").read_bytes()[:60])
     with pytest.raises(InvalidOptionError, match=r"z\.png cannot be decoded"):
         data.load(str(tmp_path), ((0,), (255,))).samples(spec)
+
+
+def test_an_integer_image_input_takes_raw_pixels(photos, tmp_path):
+    """MediaPipe Tasks and the TFLite support library feed a uint8 image input the raw pixels (they skip the
+    normalization the metadata records). So with an int8 / uint8 interface, an input whose normalization is known
+    gets scale 1 / std and zero point mean, whatever range calibration saw: here calibration on dim photos spans
+    only a third of the pixel range, which would otherwise give a scale 3x too fine and raw pixels read wrong."""
+    from metadata_helpers import google_models
+
+    path = next(p for p in google_models() if p.endswith("face_detection_short_range.tflite"))
+    x = _by_hand(photos, (128, 128), 3, 127.5, 127.5) / 3  # pixels in about [85, 170]
+    np.savez(tmp_path / "dim.npz", input=x.astype(np.float32))
+    for io in ("uint8", "int8"):
+        out = tmp_path / f"{io}.tflite"
+        res = run_cli("quantize", path, "-o", str(out), "--quantize", "int8", "--io-type", io,
+                      "--representative-data", str(tmp_path / "dim.npz"), "-q")
+        assert res.returncode == 0, res.stderr
+        interp = make_interpreter(out.read_bytes())
+        (scale, zero) = interp.get_input_details()[0]["quantization"]
+        assert abs(scale - 1 / 127.5) < 1e-7 and zero == (128 if io == "uint8" else 0), (io, scale, zero)
+    # an image input of a Keras model, normalized by --image-norm: the same rule
+    import keras
+
+    keras.utils.set_random_seed(5)
+    inp = keras.Input((16, 16, 3), name="image")
+    keras.Model(inp, keras.layers.Conv2D(2, 3)(inp)).save(tmp_path / "k.keras")
+    res = run_cli("convert", str(tmp_path / "k.keras"), "-o", str(tmp_path / "k.tflite"), "--quantize", "int8",
+                  "--io-type", "uint8", "--representative-data", str(photos), "--image-norm", "0", "255", "-q")
+    assert res.returncode == 0, res.stderr
+    (scale, zero) = make_interpreter((tmp_path / "k.tflite").read_bytes()).get_input_details()[0]["quantization"]
+    assert abs(scale - 1 / 255) < 1e-9 and zero == 0, (scale, zero)
