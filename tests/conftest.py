@@ -114,6 +114,20 @@ def op_histogram(data: bytes) -> dict[str, int]:
 
 # -- small TensorFlow models that several test files share ------------------------------------------------------
 
+def configure_quantization(conv, tf, mode: str, calib: np.ndarray | None = None, io: str | None = None) -> None:
+    """Set a converter, ours or Google's (the same tf.lite attributes), for ``mode`` (dynamic, float16, int8,
+    int16x8), calibrating on ``calib`` one sample at a time; ``io``: the interface type's name (int8, ...)."""
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        conv.target_spec.supported_types = [tf.float16]
+    if mode in ("int8", "int16x8"):
+        conv.representative_dataset = lambda: ([calib[i:i + 1]] for i in range(len(calib)))
+    if mode == "int16x8":
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    if io:
+        conv.inference_input_type = conv.inference_output_type = getattr(tf, io)
+
+
 def save_two_signature_model(tf, path) -> str:
     """A SavedModel at ``path`` with signatures ``serving_default`` (x -> y = 2x) and ``other`` (x -> z = x + 1),
     x being float32 [None, 2]."""

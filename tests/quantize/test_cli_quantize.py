@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import ROOT, one_error_line, run_cli
+from conftest import ROOT, configure_quantization, one_error_line, run_cli
 
 import liteconvert
 from liteconvert import metadata as md_api
@@ -104,14 +104,7 @@ def test_convert_quantize_is_no_larger_than_googles(tf, model_files, tmp_path):
             args += ["--representative-data", str(d / "calib.npz")]
         assert run_cli(*args).returncode == 0
         conv = tf.lite.TFLiteConverter.from_saved_model(str(d / "sm"))
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        if mode == "float16":
-            conv.target_spec.supported_types = [tf.float16]
-        if mode in ("int8", "int16x8"):
-            conv.representative_dataset = lambda: ([calib[i:i + 1]] for i in range(len(calib)))
-        if mode == "int16x8":
-            conv.target_spec.supported_ops = [
-                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        configure_quantization(conv, tf, mode, calib)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             google = conv.convert()

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, run_cli
+from conftest import ROOT, configure_quantization, run_cli
 
 import liteconvert
 from liteconvert.errors import InvalidOptionError
@@ -45,15 +45,7 @@ def _names(data: bytes) -> tuple[list[str], list[str]]:
 
 
 def _configure(conv, tf, mode: str, io: str | None, calib: np.ndarray) -> None:
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    if mode == "float16":
-        conv.target_spec.supported_types = [tf.float16]
-    if mode in ("int8", "int16x8"):
-        conv.representative_dataset = lambda: ([calib[i:i + 1]] for i in range(len(calib)))
-    if mode == "int16x8":
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-    if io:
-        conv.inference_input_type = conv.inference_output_type = getattr(tf, io)
+    configure_quantization(conv, tf, mode, calib, io)
 
 
 @pytest.mark.parametrize("mode,io", MODES)
