@@ -270,12 +270,14 @@ def digits_networks(seeds: range = range(50), modes: list[str] | None = None, wo
     """Test accuracy of the integer modes over many networks (seeds 0-49: 50 x 397 test digits), so that "ours
     at least Google's" is not decided by the one or two digits that quantization noise turns either way on a
     single network. Per mode: digits right (float, ours, Google's), departures from the float model, and in how
-    many networks ours is ahead, level and behind. Networks are trained in ``workers`` processes."""
+    many networks ours is ahead, level and behind. Each network is trained and converted in a fresh process
+    (``workers`` at a time): what a process ran before (TensorFlow's and Keras's global state) then cannot change
+    a network, whichever worker gets which seed."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     modes = modes or INTEGER_MODES
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1) as pool:
         recs = sorted(pool.map(_digits_network, seeds, [modes] * len(seeds)), key=lambda r: r["seed"])
     tests = sum(r["tests"] for r in recs)
     out: dict = {"networks": len(recs), "tests": tests, "float": sum(r["float"] for r in recs), "modes": {}}
