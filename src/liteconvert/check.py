@@ -418,7 +418,8 @@ def check_report(frontend: Frontend, config: ConversionConfig | None = None) -> 
     """Check a frontend's model: the driver's walk up to legalization, one row per distinct source op."""
     from . import driver
 
-    result = driver.check(frontend, config or ConversionConfig())  # (its mode: what quantization would give)
+    config = config or ConversionConfig()
+    result = driver.check(frontend, config)  # (its mode: what quantization would give)
     rows = build_rows(result.records, result.litert, result.inputs, frontend.advice)
     for r in rows:  # signatures converted once for another one (Keras 3's serve)
         r.signatures.extend(a for s in list(r.signatures) for a in result.aliases.get(s, []) if a not in r.signatures)
@@ -431,7 +432,6 @@ def check_report(frontend: Frontend, config: ConversionConfig | None = None) -> 
         narrow = "int32" if dtype == "int64" else "float32"
         notes.append(f"input '{name}' ({', '.join(sigs)}) is {dtype}: LiteRT kernels mostly take {narrow}; "
                      f"declare it {narrow} unless you need the range.")
-    config = config or ConversionConfig()
     plan = None
     if result.quantization is not None:
         layers = {r.node: r.layer for r in result.records}

@@ -109,18 +109,17 @@ def signature_specs(model: bytes | str | os.PathLike[str], signature: str | None
             for name, d_ in details.items()}
 
 
-def interface_quantization(model: bytes | str | os.PathLike[str], signature: str | None = None,
-                           ) -> tuple[dict[str, tuple[float, int, str]], dict[str, tuple[float, int, str]]]:
-    """The integer interface of a signature: ``{name: (scale, zero point, dtype)}`` for its quantized inputs and
+def interface_quantization(runner: Any) -> tuple[dict[str, tuple[Any, str]], dict[str, tuple[Any, str]]]:
+    """The integer interface of a signature runner: ``{name: (QuantParams, dtype)}`` for its quantized inputs and
     outputs (empty for a float interface)."""
-    runner = make_interpreter(model).get_signature_runner(signature)
+    from .quantize.params import fixed
 
-    def quantized(details: Mapping[str, Any]) -> dict[str, tuple[float, int, str]]:
+    def quantized(details: Mapping[str, Any]) -> dict[str, tuple[Any, str]]:
         out = {}
         for name, d in details.items():
             scale, zero = d.get("quantization", (0.0, 0))
             if np.dtype(d["dtype"]).kind in "iu" and scale:
-                out[name] = (float(scale), int(zero), np.dtype(d["dtype"]).name)
+                out[name] = (fixed(float(scale), int(zero)), np.dtype(d["dtype"]).name)
         return out
 
     return quantized(runner.get_input_details()), quantized(runner.get_output_details())
@@ -135,12 +134,16 @@ def verify_frontend(frontend: Any, model: bytes | str | os.PathLike[str], batch:
     quantized inputs and read dequantized, while the source gets the float values; random values for a quantized
     input span its representable range."""
     from ._console import silenced
+    from .quantize.params import dequantize, quantize
 
     loaded = frontend.load()  # loaded again: a conversion does not keep the source model alive
     report = VerifyReport()
+    interp = None
     for key, reference in frontend.references(loaded).items():
         with litert_refusal(None, "--verify runs the result in LiteRT", _NO_RUN):
-            qin, qout = interface_quantization(model, key)
+            interp = interp or make_interpreter(model)
+            runner = interp.get_signature_runner(key)
+        qin, qout = interface_quantization(runner)
         given = (samples or {}).get(key)
         if given:
             feeds = [dict(s) for s in given[:8]]
@@ -149,30 +152,24 @@ def verify_frontend(frontend: Any, model: bytes | str | os.PathLike[str], batch:
                      for n, (shape, dtype) in signature_specs(model, key).items()}
             feed = random_inputs(specs, batch=batch, seed=seed, dynamic_dim=dynamic_dim)
             rng = np.random.default_rng(seed + 1)
-            for name, (scale, zero, dtype) in qin.items():
+            for name, (q, dtype) in qin.items():
                 info = np.iinfo(dtype)
-                levels = rng.uniform(info.min, info.max, feed[name].shape)
-                feed[name] = ((levels - zero) * scale).astype(np.float32)
+                feed[name] = dequantize(rng.uniform(info.min, info.max, feed[name].shape), q)
             feeds = [feed]
         refs, gots = [], []
         for feed in feeds:
             with silenced(), litert_refusal(None, "--verify runs the source and the result in LiteRT", _NO_RUN):
                 refs.append(reference(feed))
-            ours = {n: _quantize(v, *qin[n]) if n in qin else v for n, v in feed.items()}
+            ours = {n: quantize(v, qin[n][0], qin[n][1]) if n in qin else np.ascontiguousarray(v)
+                    for n, v in feed.items()}
             with litert_refusal(None, "--verify runs the result in LiteRT", _NO_RUN):
-                got = run_tflite(model, ours, key)
-            gots.append({n: ((v.astype(np.float64) - qout[n][1]) * qout[n][0]).astype(np.float32) if n in qout
-                         else v for n, v in got.items()})
+                got = runner(**ours)
+            gots.append({n: dequantize(v, qout[n][0]) if n in qout else np.array(v) for n, v in got.items()})
         report.signatures[key] = compare(_stack(gots), _stack(refs))
     return report
 
 
 _NO_RUN = "drop --verify, and check the model where its custom kernels (or the Flex delegate) are registered"
-
-
-def _quantize(x: np.ndarray, scale: float, zero: int, dtype: str) -> np.ndarray:
-    info = np.iinfo(dtype)
-    return np.clip(np.round(np.asarray(x, np.float64) / scale + zero), info.min, info.max).astype(dtype)
 
 
 def _stack(outputs: list[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -115,17 +115,41 @@ def add_image_norm_argument(g: Any) -> None:
                         "Default: the normalization in the model's TFLite metadata")
 
 
+_IMAGE_NORM_ALONE = ("--image-norm applies to a folder of images given as --representative-data. Fix: drop it, or "
+                     "add --representative-data DIR")
+
+
 def load_representative_data(args: argparse.Namespace) -> Any:
-    """``--representative-data`` (with ``--image-norm`` for a folder of images)."""
+    """``--representative-data`` (with ``--image-norm`` for a folder of images); None when not given."""
     from ..quantize import data, images
 
+    if not args.representative_data:
+        if args.image_norm:
+            raise InvalidOptionError(_IMAGE_NORM_ALONE)
+        return None
     norm = images.parse_norm(args.image_norm) if args.image_norm else None
     return data.load(args.representative_data, norm)
 
 
+def set_integer_ops(conv: Any, mode: str, integer_only: bool, io_type: str | None) -> None:
+    """The op sets for ``--quantize int16x8`` (with the float builtins unless integer only) or ``--integer-only``
+    int8, and the interface type ``--io-type``."""
+    from ..config import OpsSet
+
+    if mode == "int16x8":
+        sets = [OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        conv.target_spec.supported_ops = sets if integer_only else [*sets, OpsSet.TFLITE_BUILTINS]
+    elif integer_only:
+        if mode != "int8":
+            raise InvalidOptionError("--integer-only needs --quantize int8 or int16x8")
+        conv.target_spec.supported_ops = [OpsSet.TFLITE_BUILTINS_INT8]
+    if io_type:
+        conv.inference_input_type = conv.inference_output_type = io_type
+
+
 def apply_quantize(conv: Any, args: argparse.Namespace) -> None:
     """Map the quantization flags onto the converter's tf.lite attributes."""
-    from ..config import OpsSet, Optimize
+    from ..config import Optimize
 
     mode = args.quantize
     calibrated = mode in ("int8", "int16x8")
@@ -143,27 +167,20 @@ def apply_quantize(conv: Any, args: argparse.Namespace) -> None:
     conv.optimizations = [Optimize.DEFAULT]
     if mode == "float16":
         conv.target_spec.supported_types = ["float16"]
-    if args.image_norm and not args.representative_data:
-        raise InvalidOptionError("--image-norm applies to a folder of images given as --representative-data. Fix: "
-                                 "drop it, or add --representative-data DIR")
-    if calibrated and args.representative_data:
-        conv.representative_dataset = load_representative_data(args)
-    elif mode == "int8":
-        # no data: only a quantization-aware-trained model (its ranges are in the graph) can be int8; any other
-        # is one error from the driver, once the model is read, naming --representative-data
-        conv.target_spec.supported_types = ["int8"]
+    if calibrated:
+        dataset = load_representative_data(args)
+        if dataset is not None:
+            conv.representative_dataset = dataset
+        elif mode == "int8":
+            # no data: only a quantization-aware-trained model (its ranges are in the graph) can be int8; any
+            # other is one error from the driver, once the model is read, naming --representative-data
+            conv.target_spec.supported_types = ["int8"]
     elif args.representative_data:
         raise InvalidOptionError(f"--representative-data does not apply to --quantize {mode}. Fix: drop it, or use "
                                  "--quantize int8")
-    if mode == "int16x8":
-        sets = [OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-        conv.target_spec.supported_ops = sets if args.integer_only else [*sets, OpsSet.TFLITE_BUILTINS]
-    elif args.integer_only:
-        if mode != "int8":
-            raise InvalidOptionError("--integer-only needs --quantize int8 or int16x8")
-        conv.target_spec.supported_ops = [OpsSet.TFLITE_BUILTINS_INT8]
-    if args.io_type:
-        conv.inference_input_type = conv.inference_output_type = args.io_type
+    elif args.image_norm:
+        raise InvalidOptionError(_IMAGE_NORM_ALONE)
+    set_integer_ops(conv, mode, args.integer_only, args.io_type)
     if args.calibration_samples is not None:
         if args.calibration_samples < 1:
             raise InvalidOptionError("--calibration-samples must be at least 1")

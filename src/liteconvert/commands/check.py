@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_source_arguments, source_converter
+from ._common import add_source_arguments, set_integer_ops, source_converter
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -50,17 +50,11 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidOptionError("--io-type and --integer-only apply with --quantize. Fix: add --quantize int8 or "
                                  "--quantize int16x8")
     if args.quantize:
-        from ..config import OpsSet, Optimize
+        from ..config import Optimize
 
         conv.optimizations = [Optimize.DEFAULT]
-        conv.target_spec.supported_types = ["int8"]
-        if args.quantize == "int16x8":
-            sets = [OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-            conv.target_spec.supported_ops = sets if args.integer_only else [*sets, OpsSet.TFLITE_BUILTINS]
-        elif args.integer_only:
-            conv.target_spec.supported_ops = [OpsSet.TFLITE_BUILTINS_INT8]
-        if args.io_type:
-            conv.inference_input_type = conv.inference_output_type = args.io_type
+        conv.target_spec.supported_types = ["int8"]  # (full integer without data: check needs none)
+        set_integer_ops(conv, args.quantize, args.integer_only, args.io_type)
     report = conv.check()
     sys.stdout.write(report.to_json() + "\n" if args.json else report.to_text())
     sys.stdout.flush()

@@ -38,17 +38,16 @@ def run(args: argparse.Namespace) -> int:
 
     with litert_refusal(None, "the report runs both models in LiteRT", CANNOT_RUN_FIX):
         specs = signature_specs(float_bytes, key)
-    if args.representative_data:
+    from ._common import load_representative_data
+
+    dataset = load_representative_data(args)
+    if dataset is not None:
         from ..quantize import data
-        from ._common import load_representative_data
 
         inputs = [data.InputSpec(n, tuple(shape), dtype) for n, (shape, dtype) in specs.items()]
         tag = key or ""
-        samples = data.samples_by_signature(load_representative_data(args), {tag: inputs}, tag, args.samples,
+        samples = data.samples_by_signature(dataset, {tag: inputs}, tag, args.samples,
                                             _metadata_normalization(float_bytes, inputs))[tag]
-    elif args.image_norm:
-        raise InvalidOptionError("--image-norm applies to a folder of images given as --representative-data. Fix: "
-                                 "drop it, or add --representative-data DIR")
     else:
         samples = [random_inputs(specs, batch=1, seed=i) for i in range(16)]
     report = build_report(float_bytes, quant_bytes, samples[:args.samples], signature=key)

@@ -133,8 +133,7 @@ def integer_plan(model: Model, config: Any) -> list[tuple[Op, str | None]]:
     plan: list[tuple[Op, str | None]] = []
     for sg in model.subgraphs:
         for op in sg.ops:
-            kept = bool(names) and named(op, names)
-            why = kernel_reason(op, act, config, outputs, kept) if id(sg) in main else \
+            why = kernel_reason(op, act, config, outputs, named(op, names)) if id(sg) in main else \
                 "inside a control-flow subgraph (IF / WHILE branches stay float)"
             if why != "not a float op":
                 plan.append((op, why))
